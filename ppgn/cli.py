@@ -1,0 +1,228 @@
+"""The ``ppgn`` command line: parses, calls the library, saves. No maths lives here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Plug & Play Generative Networks.")
+train_app = typer.Typer(no_args_is_help=True, help="Train the networks (each resumes after a kill).")
+app.add_typer(train_app, name="train")
+
+DataDir = typer.Option(None, "--data-dir", help="Folder with the dataset (else $PPGN_DATA, else Debian's).")
+Quiet = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+Device = typer.Option(None, "--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present).")
+
+
+def fail(message: str) -> None:
+    """Print a one-line error and exit with status 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _train_classifier(model: str, dataset, out, epochs, seed, train_subset, data_dir, device, quiet):
+    from .data import DataNotFoundError
+    from .training.classifier import ClassifierTrainConfig, train_classifier
+
+    defaults = ClassifierTrainConfig()
+    config = ClassifierTrainConfig(
+        model=model, dataset=dataset, epochs=epochs or defaults.epochs, seed=seed, train_subset=train_subset
+    )
+    try:
+        _, card = train_classifier(config, out or f"runs/{dataset}/{model}", data_dir, device, quiet)
+    except (DataNotFoundError, ValueError) as err:
+        fail(str(err))
+    typer.echo(f"{model}: test accuracy {card['metrics']['test_accuracy']:.4f} → {out or f'runs/{dataset}/{model}'}")
+
+
+@train_app.command("classifier")
+def train_classifier_cmd(
+    dataset: str = typer.Option("fashion-mnist", help="fashion-mnist or digits."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/classifier)."),
+    epochs: int = typer.Option(0, help="Epochs (0 = the recipe's default)."),
+    seed: int = 0,
+    train_subset: int = typer.Option(0, help="Train on this many examples only (0 = all)."),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Train the encoder/classifier E/C whose penultimate layer is the code h."""
+    _train_classifier("classifier", dataset, out, epochs, seed, train_subset, data_dir, device, quiet)
+
+
+@train_app.command("evaluator")
+def train_evaluator_cmd(
+    dataset: str = typer.Option("fashion-mnist", help="fashion-mnist or digits."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/evaluator)."),
+    epochs: int = typer.Option(0, help="Epochs (0 = the recipe's default)."),
+    seed: int = 1,
+    train_subset: int = typer.Option(0, help="Train on this many examples only (0 = all)."),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Train the independent evaluator (another architecture and seed; used only to measure)."""
+    _train_classifier("evaluator", dataset, out, epochs, seed, train_subset, data_dir, device, quiet)
+
+
+@train_app.command("generator")
+def train_generator_cmd(
+    dataset: str = typer.Option("fashion-mnist", help="fashion-mnist or digits."),
+    classifier: Optional[Path] = typer.Option(None, help="The frozen encoder E (default runs/DATASET/classifier/classifier.safetensors)."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/generator)."),
+    noise: float = typer.Option(0.5, help="Noise on h in per-unit stds (0 = noiseless Joint PPGN-h)."),
+    epochs: int = typer.Option(0, help="Epochs (0 = the recipe's default)."),
+    seed: int = 0,
+    train_subset: int = typer.Option(0, help="Train on this many examples only (0 = all)."),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Train G (and D) as in Joint PPGN-h: L_img + L_h1 + L_h + L_GAN, noise on h."""
+    from .data import DataNotFoundError
+    from .models import WeightsError
+    from .training.generator import GeneratorTrainConfig, train_generator
+
+    if noise < 0:
+        fail(f"--noise must be >= 0, got {noise}")
+    defaults = GeneratorTrainConfig()
+    config = GeneratorTrainConfig(
+        dataset=dataset,
+        classifier=str(classifier or f"runs/{dataset}/classifier/classifier.safetensors"),
+        noise=noise,
+        epochs=epochs or defaults.epochs,
+        seed=seed,
+        train_subset=train_subset,
+    )
+    out = out or Path(f"runs/{dataset}/generator")
+    try:
+        _, card = train_generator(config, out, data_dir, device, quiet)
+    except (DataNotFoundError, WeightsError, ValueError) as err:
+        fail(str(err))
+    typer.echo(f"generator: {card['metrics']} → {out}")
+
+
+def _load_pipeline(model: str, device: Optional[str]):
+    from .pipeline import MODELS, load
+
+    if model in MODELS:
+        return load(model, device=device)
+    if Path(model).is_dir():
+        return load(folder=model, device=device)
+    fail(f"unknown model {model!r}; valid: {', '.join(sorted(MODELS))}, or a folder of weights")
+
+
+@app.command("sample")
+def sample_cmd(
+    model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
+    class_: str = typer.Option(..., "--class", "-c", help="Class name or index, or 'all' (then --num per class)."),
+    num: int = typer.Option(16, "--num", "-n", help="Samples (per class with --class all)."),
+    seed: int = typer.Option(0, help="Same seed, same images."),
+    preset: str = typer.Option("joint-ppgn-h", help="dgn-am, joint-ppgn-h or noiseless-joint-ppgn-h."),
+    steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
+    eps1: Optional[float] = typer.Option(None, help="Prior weight ε1 (default: the preset's)."),
+    eps2: Optional[float] = typer.Option(None, help="Condition weight ε2 (default: the preset's)."),
+    eps3: Optional[float] = typer.Option(None, help="Noise std ε3 (default: the preset's)."),
+    form: str = typer.Option("log-softmax", help="Class gradient: log-softmax, or official ((1-p)·∇logit)."),
+    out: Optional[Path] = typer.Option(None, help="Write the samples as .npz (images, labels, prob)."),
+    grid: Optional[Path] = typer.Option(None, help="Write a PNG grid of the samples."),
+    gif: Optional[Path] = typer.Option(None, help="Write the chains of the first 8 samples as a GIF."),
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Sample class-conditional images with the MALA-approx chain of PPGN."""
+    import numpy as np
+
+    from .images import make_grid, save_gif, save_image, save_npz
+    from .models import WeightsError
+    from .pipeline import MAX_NUM
+    from .sampling import PRESETS
+
+    if out is None and grid is None and gif is None:
+        fail("nothing to write: give --out FILE.npz, --grid FILE.png and/or --gif FILE.gif")
+    if preset not in PRESETS:
+        fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+    if steps is not None and steps <= 0:
+        fail(f"--steps must be > 0, got {steps}")
+    for name, value in (("eps1", eps1), ("eps2", eps2), ("eps3", eps3)):
+        if value is not None and value < 0:
+            fail(f"--{name} must be >= 0, got {value}")
+    pipe = _load_pipeline(model, device)
+    try:
+        if class_.strip().lower() == "all":
+            labels = [k for k in range(len(pipe.classes)) for _ in range(num)]
+            if not 0 < num or len(labels) > MAX_NUM:
+                fail(f"--num must be in 1..{MAX_NUM // len(pipe.classes)} with --class all, got {num}")
+            target, ncol = labels, num
+        else:
+            target, ncol = class_, min(num, 16)
+        if not 0 < num <= MAX_NUM:
+            fail(f"--num must be in 1..{MAX_NUM}, got {num}")
+        result = pipe.sample(
+            target, num=len(target) if isinstance(target, list) else num, preset=preset, seed=seed, steps=steps,
+            eps1=eps1, eps2=eps2, eps3=eps3, form=form, record=8 if gif else 0, progress=not quiet,
+        )
+    except (ValueError, WeightsError) as err:
+        fail(str(err))
+    if out is not None:
+        save_npz(out, result.array, result.labels, result.prob)
+    if grid is not None:
+        save_image(make_grid(result.array, ncol), grid)
+    if gif is not None:
+        from .data.datasets import to_uint8
+
+        frames = [make_grid(to_uint8(frame), len(frame), scale=4) for frame in result.trajectory[::2]]
+        save_gif(frames, gif)
+    names = sorted({pipe.classes[k] for k in result.labels.tolist()})
+    if not quiet:
+        typer.echo(
+            f"{len(result.labels)} samples of {', '.join(names)}: mean p(class) = {np.mean(result.prob):.3f}"
+            + "".join(f" → {p}" for p in (out, grid, gif) if p is not None),
+            err=True,
+        )
+
+
+@app.command("eval")
+def eval_cmd(
+    samples: Path = typer.Argument(..., help="A .npz with images uint8 (N,H,W,C), labels int64 (N,), prob float32 (N,)."),
+    model: str = typer.Option("fashion-mnist", help="Whose evaluator to use: a shipped model name or a folder."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the numbers as JSON."),
+    device: Optional[str] = Device,
+):
+    """Score samples with the model's independent evaluator (never used while sampling)."""
+    import json
+
+    from .evaluation.evaluate import EvaluatorBundle, evaluate_samples
+    from .images import load_npz
+    from .models import WeightsError
+
+    pipe = _load_pipeline(model, device)
+    try:
+        data = load_npz(samples, num_classes=len(pipe.classes))
+        bundle = EvaluatorBundle.from_folder(pipe.folder, pipe.device)
+    except (ValueError, WeightsError) as err:
+        fail(str(err))
+    size = bundle.network.config.image_channels
+    if data["images"].shape[1:] != (28, 28, size):
+        fail(f"{samples}: images must be (N, 28, 28, {size}) for {model}, got {data['images'].shape}")
+    result = evaluate_samples(data["images"], data["labels"], bundle)
+    typer.echo(f"samples      {result['num_samples']}")
+    typer.echo(f"accuracy     {result['accuracy']:.4f}  (evaluator agrees with the asked class)")
+    typer.echo(f"diversity    {result['diversity']:.4f}  (within-class spread / real test images')")
+    for k, acc in result["per_class_accuracy"].items():
+        typer.echo(f"  {k} {pipe.classes[k]:<12} {acc:.3f}")
+    if json_out is not None:
+        from .models.io import _atomic_write
+
+        text = json.dumps(result, indent=2) + "\n"
+        _atomic_write(json_out, lambda tmp: Path(tmp).write_text(text))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

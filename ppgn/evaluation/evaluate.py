@@ -1,0 +1,44 @@
+"""Score a set of samples (the ``.npz`` contract) with the shipped evaluator of a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..models import Evaluator, load_model
+from .metrics import accuracy, diversity_ratio, evaluator_outputs, per_class_accuracy
+from .reference import load_reference
+
+
+@dataclass
+class EvaluatorBundle:
+    """The evaluator network and the features of real test images it was shipped with."""
+
+    network: Evaluator
+    real_features: torch.Tensor  # (N, F) float64
+    real_labels: np.ndarray  # (N,)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, device: str | torch.device = "cpu") -> "EvaluatorBundle":
+        folder = Path(folder)
+        network = load_model(folder / "evaluator.safetensors", device, expect=Evaluator)
+        features, labels = load_reference(folder / "evaluator-reference.safetensors")
+        return cls(network, features, labels.numpy())
+
+
+def evaluate_samples(images: np.ndarray, labels: np.ndarray, bundle: EvaluatorBundle) -> dict:
+    """Accuracy on the asked class (overall and per class) and the within-class diversity ratio.
+
+    Args:
+        images: uint8 (N, H, W, C); labels: int64 (N,), the class asked for.
+    """
+    features, logits = evaluator_outputs(bundle.network, images)
+    return {
+        "num_samples": int(len(labels)),
+        "accuracy": accuracy(logits, labels),
+        "per_class_accuracy": per_class_accuracy(logits, labels),
+        "diversity": diversity_ratio(features, labels, bundle.real_features, bundle.real_labels),
+    }

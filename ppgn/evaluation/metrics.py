@@ -1,0 +1,56 @@
+"""Sample metrics in the feature space of an independent evaluator network.
+
+accuracy    fraction of samples the evaluator puts in the class asked for
+diversity   mean pairwise feature distance within each class, divided by the same for real
+            images of that class (1.0 = as diverse as real data), averaged over classes
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data.datasets import to_tensor
+
+
+@torch.no_grad()
+def evaluator_outputs(evaluator: torch.nn.Module, images: np.ndarray, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 (N, H, W, C) → (features (N, F), logits (N, K)) of the evaluator."""
+    device = next(evaluator.parameters()).device
+    feats, logits = [], []
+    for i in range(0, len(images), batch):
+        chunk = images[i : i + batch]
+        x = to_tensor(chunk[..., 0] if chunk.ndim == 4 and chunk.shape[-1] == 1 else chunk).to(device)
+        f = evaluator.features(x)
+        feats.append(f.cpu())
+        logits.append(evaluator.head(f).cpu())
+    return torch.cat(feats).double(), torch.cat(logits).double()
+
+
+def mean_pairwise_distance(features: torch.Tensor) -> float:
+    """Mean Euclidean distance over all distinct pairs of rows."""
+    n = len(features)
+    if n < 2:
+        return float("nan")
+    d = torch.cdist(features, features)
+    return (d.sum() / (n * (n - 1))).item()
+
+
+def per_class(values: torch.Tensor, labels: np.ndarray, fn) -> dict[int, float]:
+    return {int(k): fn(values[torch.from_numpy(labels == k)]) for k in np.unique(labels)}
+
+
+def diversity_ratio(features: torch.Tensor, labels: np.ndarray, real_features: torch.Tensor, real_labels: np.ndarray) -> float:
+    """Mean over the classes present of (within-class spread of samples / that of real images)."""
+    fake = per_class(features, labels, mean_pairwise_distance)
+    real = per_class(real_features, real_labels, mean_pairwise_distance)
+    return float(np.mean([fake[k] / real[k] for k in fake]))
+
+
+def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float:
+    return (logits.argmax(1).numpy() == labels).mean().item()
+
+
+def per_class_accuracy(logits: torch.Tensor, labels: np.ndarray) -> dict[int, float]:
+    hits = logits.argmax(1).numpy() == labels
+    return {int(k): hits[labels == k].mean().item() for k in np.unique(labels)}

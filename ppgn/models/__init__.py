@@ -1,0 +1,21 @@
+"""Networks: the encoder/classifier E/C, the generator G and discriminator D, the evaluator."""
+
+from .classifier import Classifier, ClassifierConfig
+from .evaluator import Evaluator, EvaluatorConfig
+from .generator import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from .io import WeightsError, load_model, read_card, save_model
+
+__all__ = [
+    "Classifier",
+    "ClassifierConfig",
+    "Discriminator",
+    "DiscriminatorConfig",
+    "Evaluator",
+    "EvaluatorConfig",
+    "Generator",
+    "GeneratorConfig",
+    "WeightsError",
+    "load_model",
+    "read_card",
+    "save_model",
+]

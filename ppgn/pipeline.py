@@ -1,0 +1,178 @@
+"""The pipeline: wires shipped networks, a prior, a condition and the sampler together.
+
+    >>> import ppgn
+    >>> pipe = ppgn.load("fashion-mnist")
+    >>> out = pipe.sample("sneaker", num=4, seed=0, steps=20)
+    >>> out.images[0].size
+    (28, 28)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .data import FASHION_MNIST_CLASSES, parse_class
+from .data.datasets import to_uint8
+from .models import Classifier, Generator, load_model, read_card
+from .sampling import ClassCondition, JointPrior, MALASampler, NoPrior, get_preset
+from .sampling.conditions import ConditionLike
+from .sampling.presets import DEFAULT_PRESET
+from .training.common import pick_device
+
+WEIGHTS = Path(__file__).parent / "weights"
+MODELS = {"fashion-mnist": FASHION_MNIST_CLASSES}
+MAX_NUM = 4096  # chains in one call: beyond this, call again (memory grows linearly)
+INITS = ("noise", "zeros")
+
+
+@dataclass
+class Samples:
+    """Samples and what the sampler measured.
+
+    Attributes:
+        array: uint8 (N, H, W, C).
+        labels: int64 (N,), the class asked for.
+        prob: float32 (N,), the condition network's probability of that class at the end.
+        h: (N, D) final codes.
+        prob_per_step: (steps, N) the same probability along the chain.
+        trajectory: (steps + 1, R, C, H, W) images of the first R chains in [-1, 1], or None.
+    """
+
+    array: np.ndarray
+    labels: np.ndarray
+    prob: np.ndarray
+    h: torch.Tensor
+    prob_per_step: torch.Tensor
+    trajectory: torch.Tensor | None = None
+
+    @property
+    def images(self) -> list[Image.Image]:
+        mode = "L" if self.array.shape[-1] == 1 else "RGB"
+        return [Image.fromarray(a.squeeze(-1) if mode == "L" else a, mode) for a in self.array]
+
+
+def model_names() -> list[str]:
+    return sorted(MODELS)
+
+
+class PPGNPipeline:
+    """A shipped (or user-trained) PPGN: encoder/classifier E/C and generators G, in one folder."""
+
+    def __init__(self, folder: str | Path, classes: tuple[str, ...], device: str | torch.device | None = None):
+        self.folder = Path(folder)
+        self.classes = classes
+        self.device = pick_device(str(device) if device is not None else None)
+        self._generators: dict[str, Generator] = {}
+
+    @cached_property
+    def classifier(self) -> Classifier:
+        return load_model(self.folder / "classifier.safetensors", self.device, expect=Classifier).requires_grad_(False)
+
+    def generator(self, name: str = "generator") -> Generator:
+        if name not in self._generators:
+            G = load_model(self.folder / f"{name}.safetensors", self.device, expect=Generator)
+            self._generators[name] = G.requires_grad_(False)
+        return self._generators[name]
+
+    def card(self, name: str) -> dict:
+        return read_card(self.folder / f"{name}.safetensors")
+
+    def initial_codes(self, num: int, init: str | torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Where chains start: 'noise' (uniform in the encoder's range), 'zeros', or given codes (N, D)."""
+        code_max = self.classifier.code_max
+        if isinstance(init, torch.Tensor):
+            if init.shape != (num, code_max.numel()):
+                raise ValueError(f"init codes must have shape ({num}, {code_max.numel()}), got {tuple(init.shape)}")
+            return init.to(self.device, torch.float32)
+        if init == "noise":
+            return torch.rand(num, code_max.numel(), generator=generator).to(self.device) * code_max
+        if init == "zeros":
+            return torch.zeros(num, code_max.numel(), device=self.device)
+        raise ValueError(f"unknown init {init!r}; valid: {', '.join(INITS)} or a tensor of codes")
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """h = E(x) for images (N, C, H, W) in [-1, 1]: a chain can start from a real image."""
+        with torch.no_grad():
+            return self.classifier.encode(images.to(self.device))[1]
+
+    def sample(
+        self,
+        class_: str | int | list[int] | torch.Tensor,
+        num: int = 16,
+        preset: str = DEFAULT_PRESET,
+        seed: int = 0,
+        steps: int | None = None,
+        eps1: float | None = None,
+        eps2: float | None = None,
+        eps3: float | None = None,
+        condition: ConditionLike | None = None,
+        form: str = "log-softmax",
+        init: str | torch.Tensor = "noise",
+        record: int = 0,
+        progress: bool = False,
+    ) -> Samples:
+        """Sample ``num`` images of a class (a name, an index, or one index per chain).
+
+        Args:
+            condition: replaces the class condition (labels still name ``class_``).
+            form: the class gradient, "log-softmax" or "official" ((1 − p_c)·∇logit_c).
+            init: where chains start (see ``initial_codes``).
+            record: keep the image trajectory of the first ``record`` chains.
+        """
+        # 1. Check inputs.
+        if not 0 < num <= MAX_NUM:
+            raise ValueError(f"num must be in 1..{MAX_NUM}, got {num}")
+        labels = self._labels(class_, num)
+        spec = get_preset(preset).with_overrides(steps=steps, eps1=eps1, eps2=eps2, eps3=eps3)
+        # 2. Wire the parts.
+        G = self.generator(spec.generator)
+        prior = JointPrior(G, self.classifier) if spec.prior == "joint" else NoPrior()
+        condition = condition or ClassCondition(self.classifier, labels.to(self.device), form=form)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        h0 = self.initial_codes(num, init, gen)
+        # 3. Run the chains (noise drawn on the CPU, so a seed gives the same images on any device).
+        out = MALASampler(spec.sampler).sample(
+            h0, G, prior, condition, generator=gen, h_max=self.classifier.code_max,
+            record=record, progress=progress,
+        )
+        # 4. Output.
+        with torch.no_grad():
+            final_prob = self.classifier(out.images).softmax(1).gather(1, labels.to(self.device)[:, None]).squeeze(1)
+            trajectory = None
+            if record:
+                steps_, r, d = out.trajectory.shape
+                trajectory = G(out.trajectory.reshape(steps_ * r, d)).reshape(steps_, r, *out.images.shape[1:]).cpu()
+        return Samples(
+            array=to_uint8(out.images),
+            labels=labels.numpy(),
+            prob=final_prob.float().cpu().numpy(),
+            h=out.h.cpu(),
+            prob_per_step=out.prob.cpu(),
+            trajectory=trajectory,
+        )
+
+    def _labels(self, class_, num: int) -> torch.Tensor:
+        if isinstance(class_, torch.Tensor) or isinstance(class_, (list, tuple)):
+            labels = torch.as_tensor(class_, dtype=torch.long)
+            if labels.shape != (num,):
+                raise ValueError(f"need one class per chain: {num} labels, got shape {tuple(labels.shape)}")
+            bad = labels[(labels < 0) | (labels >= len(self.classes))]
+            if len(bad):
+                raise ValueError(f"class index {bad[0].item()} out of range; valid: 0..{len(self.classes) - 1}")
+            return labels
+        return torch.full((num,), parse_class(class_, self.classes), dtype=torch.long)
+
+
+def load(model: str = "fashion-mnist", device: str | torch.device | None = None, folder: str | Path | None = None) -> PPGNPipeline:
+    """Load a shipped model by name (or any folder of weights trained by ``ppgn train``)."""
+    if folder is None:
+        if model not in MODELS:
+            raise ValueError(f"unknown model {model!r}; valid: {', '.join(model_names())}")
+        folder = WEIGHTS / model
+    return PPGNPipeline(folder, MODELS.get(model, FASHION_MNIST_CLASSES), device)

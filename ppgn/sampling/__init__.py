@@ -1,0 +1,26 @@
+"""Sampling: the MALA-approx sampler, priors on h, conditions on x, and the paper's presets."""
+
+from .conditions import ClassCondition, Condition, ConditionLike, GaussianCondition, SumCondition
+from .presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
+from .priors import DAEPrior, GaussianPrior, JointPrior, NoPrior, Prior
+from .sampler import MALASampler, SampleOutput, SamplerConfig
+
+__all__ = [
+    "ClassCondition",
+    "Condition",
+    "ConditionLike",
+    "DAEPrior",
+    "DEFAULT_PRESET",
+    "GaussianCondition",
+    "GaussianPrior",
+    "JointPrior",
+    "MALASampler",
+    "NoPrior",
+    "PRESETS",
+    "Preset",
+    "Prior",
+    "SampleOutput",
+    "SamplerConfig",
+    "SumCondition",
+    "get_preset",
+]

@@ -1,0 +1,107 @@
+"""Conditions: differentiable log p(y | x), per sample, that the sampler climbs.
+
+Any object with ``log_prob(x) -> (B,)`` is a condition. Subclasses of ``Condition`` also
+compose: ``a + 0.5 * b`` is log p(y_a | x) + 0.5·log p(y_b | x), and a negative weight
+pushes away from a condition (NOT).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+
+@runtime_checkable
+class ConditionLike(Protocol):
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, C, H, W) → (B,), differentiable in x."""
+        ...
+
+
+class Condition:
+    """Base class giving conditions ``+``, ``-`` and scalar ``*``."""
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - the protocol
+        raise TypeError(f"{type(self).__name__} must define log_prob(x)")
+
+    def __add__(self, other: ConditionLike) -> "SumCondition":
+        return SumCondition([(1.0, self), (1.0, other)])
+
+    def __radd__(self, other):
+        return self if other == 0 else NotImplemented  # lets sum([...]) work
+
+    def __mul__(self, weight: float) -> "SumCondition":
+        return SumCondition([(float(weight), self)])
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> "SumCondition":
+        return self * -1.0
+
+    def __sub__(self, other: ConditionLike) -> "SumCondition":
+        return self + (-1.0) * other if isinstance(other, Condition) else SumCondition([(1.0, self), (-1.0, other)])
+
+
+class SumCondition(Condition):
+    """Σ_i w_i log p(y_i | x): independent conditions multiply their likelihoods."""
+
+    def __init__(self, terms: list[tuple[float, ConditionLike]]):
+        flat: list[tuple[float, ConditionLike]] = []
+        for w, c in terms:
+            flat += [(w * w2, c2) for w2, c2 in c.terms] if isinstance(c, SumCondition) else [(w, c)]
+        self.terms = flat
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(w * c.log_prob(x) for w, c in self.terms)
+
+    def __repr__(self) -> str:
+        return " + ".join(f"{w:g}*{c!r}" for w, c in self.terms)
+
+
+class ClassCondition(Condition):
+    """log p(y = c | x) = log softmax(C(x))_c, for a classifier C returning logits.
+
+    Args:
+        classifier: x (B, C, H, W) → logits (B, K).
+        target: the class, an int or a (B,) tensor of per-chain classes.
+        form: "log-softmax" (the gradient of log p_c), or "official": the official code's
+            (1 − p_c)·∇logit_c, which ignores how other logits move; the value is log p_c
+            either way.
+    """
+
+    FORMS = ("log-softmax", "official")
+
+    def __init__(self, classifier: nn.Module, target: int | torch.Tensor, form: str = "log-softmax"):
+        if form not in self.FORMS:
+            raise ValueError(f"unknown form {form!r}; valid: {', '.join(self.FORMS)}")
+        self.classifier, self.target, self.form = classifier, target, form
+
+    def _target(self, batch: int, device) -> torch.Tensor:
+        if isinstance(self.target, torch.Tensor):
+            return self.target.to(device)
+        return torch.full((batch,), int(self.target), device=device, dtype=torch.long)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.classifier(x)  # (B, K)
+        y = self._target(len(x), x.device)
+        log_p = logits.log_softmax(1).gather(1, y[:, None]).squeeze(1)
+        if self.form == "log-softmax":
+            return log_p
+        logit_c = logits.gather(1, y[:, None]).squeeze(1)
+        surrogate = (1 - log_p.exp()).detach() * logit_c  # gradient (1 − p_c)·∇logit_c
+        return surrogate + (log_p - surrogate).detach()  # value log p_c
+
+    def __repr__(self) -> str:
+        return f"ClassCondition(target={self.target if not isinstance(self.target, torch.Tensor) else 'per-chain'})"
+
+
+class GaussianCondition(Condition):
+    """log N(y; x, s²·I) summed over pixels: a closed-form condition for testing the sampler."""
+
+    def __init__(self, y: torch.Tensor, var: float = 1.0):
+        self.y, self.var = y, var
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return -(x - self.y).square().flatten(1).sum(1) / (2 * self.var)

@@ -1,0 +1,61 @@
+"""The paper's variants as named settings of one sampler (Nguyen et al., 2017, Table S1 and §3).
+
+A preset says which prior to use, which generator weights, and the sampler's ε's. The values
+were chosen on Fashion-MNIST by ``ppgn bench``-style sweeps (see docs/results.md), with step
+normalisation as in the official code, so only ε1 : ε2 and the noise matter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .sampler import SamplerConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    prior: str  # "none" (DGN-AM) or "joint" (R(h) = E(G(h)))
+    generator: str  # weights file stem: "generator" (trained with noise on h) or "generator-noiseless"
+    sampler: SamplerConfig
+    description: str
+
+    def with_overrides(self, **overrides) -> "Preset":
+        """The same preset with some sampler settings replaced (None values are ignored)."""
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        return replace(self, sampler=replace(self.sampler, **changes)) if changes else self
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            "dgn-am",
+            prior="none",
+            generator="generator-noiseless",
+            sampler=SamplerConfig(eps1=0.0, eps2=1.0, eps3=0.0),
+            description="DGN-AM: activation maximisation in code space, no prior, no noise (ε1 = ε3 = 0).",
+        ),
+        Preset(
+            "joint-ppgn-h",
+            prior="joint",
+            generator="generator",
+            sampler=SamplerConfig(eps1=1.0, eps2=1.0, eps3=0.0),
+            description="Joint PPGN-h: prior R(h) = E(G(h)) from a G trained with noise on h.",
+        ),
+        Preset(
+            "noiseless-joint-ppgn-h",
+            prior="joint",
+            generator="generator-noiseless",
+            sampler=SamplerConfig(eps1=1.0, eps2=1.0, eps3=0.0),
+            description="Noiseless Joint PPGN-h: the same prior, G trained without noise on h.",
+        ),
+    ]
+}
+DEFAULT_PRESET = "joint-ppgn-h"
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+    return PRESETS[name]

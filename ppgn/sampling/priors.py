@@ -1,0 +1,59 @@
+"""Priors on the code h. The sampler needs only the score, ∇h log p(h).
+
+With a denoising autoencoder R trained at noise level σ, ∇h log p(h) ≈ (R(h) − h)/σ²
+(Alain & Bengio, 2014); the 1/σ² is folded into ε1, so the DAE priors return R(h) − h.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+
+@runtime_checkable
+class Prior(Protocol):
+    def score(self, h: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        """≈ ∇h log p(h), shape of h. ``x`` = G(h) if the caller already has it (saves a pass)."""
+        ...
+
+
+class NoPrior:
+    """A flat prior (DGN-AM): the score is zero."""
+
+    def score(self, h: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.zeros_like(h)
+
+
+class GaussianPrior:
+    """p(h) = N(mean, var·I): score −(h − mean)/var. Exact; used to test the sampler's maths."""
+
+    def __init__(self, mean: torch.Tensor | float = 0.0, var: float = 1.0):
+        self.mean, self.var = mean, var
+
+    def score(self, h: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        return -(h - self.mean) / self.var
+
+
+class DAEPrior:
+    """A separate denoising autoencoder R on h (PPGN-h): score R(h) − h."""
+
+    def __init__(self, dae: nn.Module):
+        self.dae = dae
+
+    @torch.no_grad()
+    def score(self, h: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        return self.dae(h) - h
+
+
+class JointPrior:
+    """Joint PPGN-h: the generator and the encoder together are the DAE, R(h) = E(G(h))."""
+
+    def __init__(self, generator: nn.Module, encoder: nn.Module):
+        self.generator, self.encoder = generator, encoder
+
+    @torch.no_grad()
+    def score(self, h: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.generator(h) if x is None else x.detach()
+        return self.encoder.encode(x)[1] - h

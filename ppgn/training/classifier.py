@@ -1,0 +1,156 @@
+"""Recipe: train the encoder/classifier E/C, or the independent evaluator, by cross-entropy.
+
+    ppgn train classifier --dataset fashion-mnist --out runs/classifier
+    ppgn train evaluator  --dataset fashion-mnist --out runs/evaluator
+
+Light augmentation (random shifts of up to 2 pixels) and label smoothing 0.05: a few points of
+test accuracy for free, and smoother logits whose gradients the sampler follows.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..data import load_dataset, to_tensor
+from ..models import Classifier, ClassifierConfig, Evaluator, EvaluatorConfig, save_model
+from .common import Checkpoint, batches, config_hash, loss_summary, make_card, pick_device
+
+
+@dataclass(frozen=True)
+class ClassifierTrainConfig:
+    model: str = "classifier"  # "classifier" (E/C, used while sampling) or "evaluator" (measurement only)
+    dataset: str = "fashion-mnist"
+    epochs: int = 12
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.05
+    max_shift: int = 2
+    train_subset: int = 0  # 0 = the whole training set
+    seed: int = 0
+
+
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Translate each image by up to ``max_shift`` pixels (zero-padded with the background, -1)."""
+    if max_shift == 0:
+        return x
+    b, _, hgt, wid = x.shape
+    padded = F.pad(x, [max_shift] * 4, value=-1.0)
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator)
+    rows = (dy[:, None] + torch.arange(hgt))[:, :, None].expand(b, hgt, wid)
+    cols = (dx[:, None] + torch.arange(wid))[:, None, :].expand(b, hgt, wid)
+    flat = padded[:, 0][torch.arange(b)[:, None, None], rows, cols]
+    return flat.unsqueeze(1)
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> float:
+    model.eval()
+    device = next(model.parameters()).device
+    correct = 0
+    for i in range(0, len(labels), batch):
+        logits = model(images[i : i + batch].to(device))
+        correct += (logits.argmax(1).cpu() == labels[i : i + batch]).sum().item()
+    return correct / len(labels)
+
+
+@torch.no_grad()
+def code_maximum(model: Classifier, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    """Per-unit maximum of h = E(x) over ``images``."""
+    model.eval()
+    device = next(model.parameters()).device
+    top = torch.zeros(model.config.code_dim, device=device)
+    for i in range(0, len(images), batch):
+        top = torch.maximum(top, model.encode(images[i : i + batch].to(device))[1].amax(0))
+    return top.cpu()
+
+
+def train_classifier(
+    config: ClassifierTrainConfig,
+    out: str | Path,
+    data_dir: str | None = None,
+    device: str | None = None,
+    quiet: bool = False,
+    checkpoint_every: int = 200,
+) -> tuple[torch.nn.Module, dict]:
+    """Train, checkpointing to ``out`` (resumed if a checkpoint of the same config is there).
+
+    Returns:
+        the trained model (eval mode) and its card; the weights are saved to
+        ``out/<model>.safetensors`` with the card beside them.
+    """
+    started = time.time()
+    dev = pick_device(device)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
+    if config.train_subset:
+        train = train.subset(config.train_subset, gen)
+    x_train, y_train = to_tensor(train.images), torch.from_numpy(train.labels)
+    x_test, y_test = to_tensor(test.images), torch.from_numpy(test.labels)
+    num_classes = len(train.classes)
+    if config.model == "classifier":
+        model = Classifier(ClassifierConfig(num_classes=num_classes, image_size=x_train.shape[-1]))
+    elif config.model == "evaluator":
+        model = Evaluator(EvaluatorConfig(num_classes=num_classes))
+    else:
+        raise ValueError(f"unknown model {config.model!r}; valid: classifier, evaluator")
+    model.to(dev)
+    steps_per_epoch = len(train) // config.batch_size
+    total = config.epochs * steps_per_epoch
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total)
+
+    ckpt, step = Checkpoint(out), 0
+    if ckpt.exists():
+        state = ckpt.load()
+        if state["config_hash"] == config_hash(config):
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            gen.set_state(state["rng"])
+            torch.set_rng_state(state["torch_rng"])  # so a resumed run is the same run
+            step = int(state["step"])
+    history: list[float] = []  # losses of this run (after a resume: since the resume)
+    bar = tqdm(total=total, initial=step, disable=quiet, desc=f"train {config.model}", dynamic_ncols=True)
+    while step < total:
+        # Each epoch's order is drawn from the generator, so a resume replays the same batches.
+        epoch_gen = torch.Generator().manual_seed(config.seed * 1000 + step // steps_per_epoch)
+        for i, idx in enumerate(batches(len(train), config.batch_size, epoch_gen)):
+            if i < step % steps_per_epoch:
+                continue
+            model.train()
+            x = random_shift(x_train[idx], config.max_shift, gen).to(dev)
+            loss = F.cross_entropy(model(x), y_train[idx].to(dev), label_smoothing=config.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            history.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            if step % checkpoint_every == 0 or step == total:
+                ckpt.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
+                               rng=gen.get_state(), torch_rng=torch.get_rng_state(), step=step, config_hash=config_hash(config)))
+            if step == total:
+                break
+    bar.close()
+
+    model.eval()
+    if isinstance(model, Classifier):
+        model.code_max.copy_(code_maximum(model, x_train).to(dev))
+    metrics = {"test_accuracy": round(accuracy(model, x_test, y_test), 4), "train_size": len(train), **loss_summary(history)}
+    card = make_card(config, config.seed, train.sha256, time.time() - started, metrics)
+    save_model(model, Path(out) / f"{config.model}.safetensors", card)
+    if isinstance(model, Evaluator):  # real-image features, so evaluation needs no dataset later
+        from ..evaluation.reference import build_reference
+
+        build_reference(model, test, Path(out) / "evaluator-reference.safetensors")
+    return model, card

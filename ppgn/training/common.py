@@ -1,0 +1,85 @@
+"""What every training recipe shares: seeding, batches, checkpoints that survive a kill, cards."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from ..models.io import _atomic_write
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """The device to train or sample on: the one asked for, else CUDA when present, else CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Indices of one epoch in shuffled batches (the last, smaller batch dropped)."""
+    order = torch.randperm(n, generator=generator)
+    for start in range(0, n - batch_size + 1, batch_size):
+        yield order[start : start + batch_size]
+
+
+class Checkpoint:
+    """A resumable training state in ``folder/checkpoint.pt`` (tensors and numbers only).
+
+    Written atomically every few steps; loaded with ``weights_only=True``, so it cannot run code.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / "checkpoint.pt"
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def save(self, state: dict[str, Any]) -> None:
+        _atomic_write(self.path, lambda tmp: torch.save(state, tmp))
+
+    def load(self) -> dict[str, Any]:
+        return torch.load(self.path, map_location="cpu", weights_only=True)
+
+
+def command_line() -> str:
+    """The command that is running, as a user would type it."""
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(("ppgn", "__main__.py")):
+        argv[0] = "ppgn"
+    return " ".join(argv)
+
+
+def make_card(config: Any, seed: int, dataset_sha256: str, wall_seconds: float, metrics: dict) -> dict:
+    """The JSON card that goes next to shipped weights."""
+    return {
+        "training_config": dataclasses.asdict(config),
+        "command": command_line(),
+        "seed": seed,
+        "dataset_sha256": dataset_sha256,
+        "wall_time_s": round(wall_seconds, 1),
+        "metrics": metrics,
+        "torch": torch.__version__,
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def config_hash(config: Any) -> str:
+    """A short hash of a training config, stored in checkpoints so a resume never mixes configs."""
+    return hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def loss_summary(history: list[float], window: int = 20) -> dict[str, float]:
+    """Mean training loss over the first and the last ``window`` steps of a run."""
+    if not history:
+        return {}
+    w = max(1, min(window, len(history) // 4))
+    return {"train_loss_start": round(sum(history[:w]) / w, 4), "train_loss_end": round(sum(history[-w:]) / w, 4)}

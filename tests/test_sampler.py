@@ -1,0 +1,165 @@
+"""The sampler's maths: closed-form Gaussian posterior, gradient checks, options, presets."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ppgn.models import Classifier, ClassifierConfig, Generator, GeneratorConfig
+from ppgn.sampling import (
+    PRESETS,
+    ClassCondition,
+    GaussianCondition,
+    GaussianPrior,
+    JointPrior,
+    MALASampler,
+    NoPrior,
+    SamplerConfig,
+)
+
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    """The maths is checked in float64; restored afterwards so other modules keep float32."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+def tiny_nets(seed=0):
+    torch.manual_seed(seed)
+    C = Classifier(ClassifierConfig(channels=(4, 8), code_dim=16, num_classes=3)).double().eval()
+    G = Generator(GeneratorConfig(code_dim=16, channels=(8, 4))).double().eval()
+    return C.requires_grad_(False), G.requires_grad_(False)
+
+
+def test_langevin_matches_gaussian_posterior():
+    """ε1 = ε2 = ε, ε3² = 2ε, no normalisation: unadjusted Langevin on the exact posterior.
+
+    Prior N(μ0, σ0²), condition N(y; h, s²) (G = identity): the posterior is Gaussian with
+    precision 1/σ0² + 1/s² and mean (μ0/σ0² + y/s²)/precision.
+    """
+    mu0, var0, var_c = torch.tensor([0.0, 1.0, -1.0]), 2.0, 0.5
+    y = torch.tensor([2.0, -1.0, 0.5])
+    precision = 1 / var0 + 1 / var_c
+    mean, var = (mu0 / var0 + y / var_c) / precision, 1 / precision
+    eps = 0.01
+    sampler = MALASampler(SamplerConfig(eps1=eps, eps2=eps, eps3=math.sqrt(2 * eps), steps=1500, normalize=False, clip=False))
+    out = sampler.sample(
+        torch.zeros(4000, 3), nn.Identity(), GaussianPrior(mu0, var0), GaussianCondition(y, var_c),
+        generator=torch.Generator().manual_seed(0), h_min=None,
+    )
+    # ULA's stationary variance is var/(1 - ε/(2·var)) for a Gaussian: O(ε) bias, well under 5%.
+    assert torch.allclose(out.h.mean(0), mean, atol=0.05)
+    assert torch.allclose(out.h.var(0), torch.full((3,), var), rtol=0.06)
+    # And it is the posterior, not the prior or the likelihood alone.
+    assert not torch.allclose(out.h.mean(0), y, atol=0.2)
+
+
+def test_without_noise_the_chain_climbs_to_the_posterior_mode():
+    mu0, y = torch.zeros(2), torch.tensor([3.0, -3.0])
+    sampler = MALASampler(SamplerConfig(eps1=0.1, eps2=0.1, eps3=0.0, steps=300, normalize=False, clip=False))
+    out = sampler.sample(torch.randn(5, 2), nn.Identity(), GaussianPrior(mu0, 1.0), GaussianCondition(y, 1.0), h_min=None)
+    assert torch.allclose(out.h, (y / 2).expand(5, 2), atol=1e-6)
+
+
+def numerical_gradient(f, h, delta=1e-6):
+    grad = torch.zeros_like(h)
+    for i in range(h.numel()):
+        e = torch.zeros_like(h).view(-1)
+        e[i] = delta
+        e = e.view_as(h)
+        grad.view(-1)[i] = (f(h + e) - f(h - e)).sum() / (2 * delta)
+    return grad
+
+
+@pytest.mark.parametrize("target", [0, 2])
+def test_class_condition_gradient_matches_finite_differences(target):
+    C, G = tiny_nets()
+    h = torch.rand(2, 16)
+    cond = ClassCondition(C, target)
+    _, log_p, grad = MALASampler.condition_gradient(h, G, cond)
+    expected = numerical_gradient(lambda v: cond.log_prob(G(v)), h)
+    assert torch.allclose(grad, expected, rtol=1e-4, atol=1e-8)
+    assert torch.allclose(log_p, C(G(h)).log_softmax(1)[:, target])
+
+
+def test_official_form_is_one_minus_p_times_logit_gradient():
+    C, G = tiny_nets()
+    h = torch.rand(3, 16)
+    cond = ClassCondition(C, 1, form="official")
+    _, log_p, grad = MALASampler.condition_gradient(h, G, cond)
+    p = C(G(h)).softmax(1)[:, 1:2]
+    logit_grad = numerical_gradient(lambda v: C(G(v))[:, 1], h)
+    assert torch.allclose(grad, (1 - p) * logit_grad, rtol=1e-4, atol=1e-8)
+    assert torch.allclose(log_p, p.squeeze(1).log())  # the value is still log p_c
+
+
+def test_joint_prior_score_is_reconstruction_minus_code():
+    C, G = tiny_nets()
+    h = torch.rand(4, 16)
+    assert torch.allclose(JointPrior(G, C).score(h), C.encode(G(h))[1] - h)
+    assert torch.allclose(JointPrior(G, C).score(h, G(h)), JointPrior(G, C).score(h))
+
+
+def test_step_normalisation_sets_mean_abs_step_and_clipping_bounds_h():
+    sampler = MALASampler(SamplerConfig(eps1=1.0, eps2=3.0, step_size=0.5))
+    h = torch.rand(4, 16)
+    d_prior, d_cond = torch.randn(4, 16) * 100, torch.randn(4, 16) * 1e-3
+    h_next = sampler.step(h, d_prior, d_cond, h_min=None)
+    assert torch.allclose((h_next - h).abs().mean(1), torch.full((4,), 0.5))
+    clipped = sampler.step(h, d_prior, d_cond, h_min=0.0, h_max=torch.full((16,), 0.8))
+    assert clipped.min() >= 0 and clipped.max() <= 0.8
+
+
+def test_dgn_am_increases_class_probability_and_records_it():
+    C, G = tiny_nets()
+    sampler = MALASampler(SamplerConfig(eps1=0.0, eps2=1.0, eps3=0.0, steps=30, step_size=0.05))
+    out = sampler.sample(torch.rand(6, 16), G, NoPrior(), ClassCondition(C, 2), record=2)
+    assert out.prob.shape == (30, 6) and out.trajectory.shape == (31, 2, 16)
+    final = C(out.images).softmax(1)[:, 2]
+    assert (final > out.prob[0]).all()
+
+
+def test_same_generator_seed_same_chain_and_different_seed_different_chain():
+    C, G = tiny_nets()
+    sampler = MALASampler(SamplerConfig(eps1=1.0, eps2=1.0, eps3=0.1, steps=5, step_size=0.05))
+    run = lambda s: sampler.sample(torch.rand(3, 16, generator=torch.Generator().manual_seed(9)), G, JointPrior(G, C),
+                                   ClassCondition(C, 0), generator=torch.Generator().manual_seed(s)).h
+    assert torch.equal(run(1), run(1))
+    assert not torch.allclose(run(1), run(2))
+
+
+def test_conditions_compose_with_weights():
+    C, G = tiny_nets()
+    x = G(torch.rand(3, 16))
+    a, b = ClassCondition(C, 0), ClassCondition(C, 1)
+    combined = a + 0.5 * b - 0.25 * a
+    expected = 0.75 * a.log_prob(x) + 0.5 * b.log_prob(x)
+    assert torch.allclose(combined.log_prob(x), expected)
+    assert torch.allclose(sum([a, b]).log_prob(x), a.log_prob(x) + b.log_prob(x))
+
+
+@pytest.mark.parametrize("field,value", [("eps1", -1.0), ("eps3", -0.1), ("steps", 0), ("step_size", -1.0)])
+def test_sampler_config_rejects_bad_values(field, value):
+    with pytest.raises(ValueError, match=field):
+        SamplerConfig(**{field: value})
+
+
+def test_unknown_gradient_form_names_the_valid_ones():
+    with pytest.raises(ValueError, match="log-softmax, official"):
+        ClassCondition(nn.Identity(), 0, form="softmax")
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_runs_with_finite_codes_in_range(name):
+    C, G = tiny_nets()
+    preset = PRESETS[name].with_overrides(steps=20)
+    prior = JointPrior(G, C) if preset.prior == "joint" else NoPrior()
+    h0 = torch.rand(4, 16, generator=torch.Generator().manual_seed(3))
+    out = MALASampler(preset.sampler).sample(h0, G, prior, ClassCondition(C, 1), generator=torch.Generator().manual_seed(0))
+    assert out.images.shape == (4, 1, 28, 28) and torch.isfinite(out.h).all()
+    assert (out.h >= 0).all()
