@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -114,6 +115,25 @@ def _load_pipeline(model: str, device: Optional[str]):
     fail(f"unknown model {model!r}; valid: {', '.join(sorted(MODELS))}, or a folder of weights")
 
 
+def _read_image(path: Path, pipe):
+    """A grey image file of the model's size → h = E(x), to start chains from."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    from .data import to_tensor
+
+    try:
+        image = Image.open(path)
+        image.load()
+    except (OSError, UnidentifiedImageError) as err:
+        raise ValueError(f"cannot read image {path}: {err}") from None
+    size = pipe.classifier.config.image_size
+    if image.size != (size, size):
+        raise ValueError(f"{path}: image must be {size}×{size} pixels, got {image.size[0]}×{image.size[1]}")
+    h = pipe.encode(to_tensor(np.asarray(image.convert("L"))[None]))
+    return h
+
+
 @app.command("sample")
 def sample_cmd(
     model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
@@ -126,6 +146,8 @@ def sample_cmd(
     eps2: Optional[float] = typer.Option(None, help="Condition weight ε2 (default: the preset's)."),
     eps3: Optional[float] = typer.Option(None, help="Noise std ε3 (default: the preset's)."),
     form: str = typer.Option("log-softmax", help="Class gradient: log-softmax, or official ((1-p)·∇logit)."),
+    init: str = typer.Option("gaussian", help="Where chains start: gaussian (fitted to real codes), uniform, zeros."),
+    init_image: Optional[Path] = typer.Option(None, help="Start every chain from h = E(this image)."),
     out: Optional[Path] = typer.Option(None, help="Write the samples as .npz (images, labels, prob)."),
     grid: Optional[Path] = typer.Option(None, help="Write a PNG grid of the samples."),
     gif: Optional[Path] = typer.Option(None, help="Write the chains of the first 8 samples as a GIF."),
@@ -150,7 +172,9 @@ def sample_cmd(
         if value is not None and value < 0:
             fail(f"--{name} must be >= 0, got {value}")
     pipe = _load_pipeline(model, device)
+    started = time.perf_counter()
     try:
+        start = init if init_image is None else _read_image(init_image, pipe)
         if class_.strip().lower() == "all":
             labels = [k for k in range(len(pipe.classes)) for _ in range(num)]
             if not 0 < num or len(labels) > MAX_NUM:
@@ -162,10 +186,11 @@ def sample_cmd(
             fail(f"--num must be in 1..{MAX_NUM}, got {num}")
         result = pipe.sample(
             target, num=len(target) if isinstance(target, list) else num, preset=preset, seed=seed, steps=steps,
-            eps1=eps1, eps2=eps2, eps3=eps3, form=form, record=8 if gif else 0, progress=not quiet,
+            eps1=eps1, eps2=eps2, eps3=eps3, form=form, init=start, record=8 if gif else 0, progress=not quiet,
         )
     except (ValueError, WeightsError) as err:
         fail(str(err))
+    seconds = time.perf_counter() - started
     if out is not None:
         save_npz(out, result.array, result.labels, result.prob)
     if grid is not None:
@@ -178,7 +203,8 @@ def sample_cmd(
     names = sorted({pipe.classes[k] for k in result.labels.tolist()})
     if not quiet:
         typer.echo(
-            f"{len(result.labels)} samples of {', '.join(names)}: mean p(class) = {np.mean(result.prob):.3f}"
+            f"{len(result.labels)} samples of {', '.join(names)} in {seconds:.1f} s: "
+            f"mean p(class) = {np.mean(result.prob):.3f}"
             + "".join(f" → {p}" for p in (out, grid, gif) if p is not None),
             err=True,
         )
@@ -218,6 +244,28 @@ def eval_cmd(
 
         text = json.dumps(result, indent=2) + "\n"
         _atomic_write(json_out, lambda tmp: Path(tmp).write_text(text))
+
+
+@app.command("export")
+def export_cmd(
+    source: Path = typer.Argument(..., help="Trained weights (.safetensors with its .json card beside)."),
+    target: Path = typer.Argument(..., help="Where to write them, e.g. ppgn/weights/fashion-mnist/generator.safetensors."),
+    half: bool = typer.Option(False, help="Store floating tensors as float16 (half the size)."),
+):
+    """Copy trained weights (and their card) for shipping, optionally as float16."""
+    import torch
+
+    from .models import WeightsError, load_model, read_card, save_model
+
+    try:
+        model = load_model(source)
+    except WeightsError as err:
+        fail(str(err))
+    card = read_card(source)
+    card.pop("class", None), card.pop("config", None)
+    card["stored_dtype"] = "float16" if half else "float32"
+    save_model(model, target, card, dtype=torch.float16 if half else None)
+    typer.echo(f"{source} → {target} ({target.stat().st_size / 1e6:.1f} MB)")
 
 
 def main() -> None:

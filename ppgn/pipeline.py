@@ -20,6 +20,7 @@ from PIL import Image
 from .data import FASHION_MNIST_CLASSES, parse_class
 from .data.datasets import to_uint8
 from .models import Classifier, Generator, load_model, read_card
+from .models.fuse import fold_batchnorm
 from .sampling import ClassCondition, JointPrior, MALASampler, NoPrior, get_preset
 from .sampling.conditions import ConditionLike
 from .sampling.presets import DEFAULT_PRESET
@@ -28,7 +29,7 @@ from .training.common import pick_device
 WEIGHTS = Path(__file__).parent / "weights"
 MODELS = {"fashion-mnist": FASHION_MNIST_CLASSES}
 MAX_NUM = 4096  # chains in one call: beyond this, call again (memory grows linearly)
-INITS = ("noise", "zeros")
+INITS = ("gaussian", "uniform", "zeros")
 
 
 @dataclass
@@ -72,25 +73,36 @@ class PPGNPipeline:
 
     @cached_property
     def classifier(self) -> Classifier:
-        return load_model(self.folder / "classifier.safetensors", self.device, expect=Classifier).requires_grad_(False)
+        """E/C, frozen, prepared for the chain: BatchNorm folded, channels-last (≈2× faster on CPU)."""
+        C = load_model(self.folder / "classifier.safetensors", self.device, expect=Classifier)
+        return fold_batchnorm(C).to(memory_format=torch.channels_last)
 
     def generator(self, name: str = "generator") -> Generator:
+        """G, frozen, BatchNorm folded; ``name`` is the weights file's stem."""
         if name not in self._generators:
             G = load_model(self.folder / f"{name}.safetensors", self.device, expect=Generator)
-            self._generators[name] = G.requires_grad_(False)
+            self._generators[name] = fold_batchnorm(G)
         return self._generators[name]
 
     def card(self, name: str) -> dict:
         return read_card(self.folder / f"{name}.safetensors")
 
     def initial_codes(self, num: int, init: str | torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Where chains start: 'noise' (uniform in the encoder's range), 'zeros', or given codes (N, D)."""
-        code_max = self.classifier.code_max
+        """Where chains start, (N, D), clipped to the encoder's range [0, code_max].
+
+        'gaussian': drawn from the Gaussian fitted to real codes E(x) (plausible images of any
+        class); 'uniform': uniform in [0, code_max]; 'zeros'; or a tensor of codes, e.g. E(x).
+        """
+        C = self.classifier
+        code_max = C.code_max
         if isinstance(init, torch.Tensor):
-            if init.shape != (num, code_max.numel()):
-                raise ValueError(f"init codes must have shape ({num}, {code_max.numel()}), got {tuple(init.shape)}")
-            return init.to(self.device, torch.float32)
-        if init == "noise":
+            if init.dim() != 2 or init.shape[0] not in (1, num) or init.shape[1] != code_max.numel():
+                raise ValueError(f"init codes must have shape ({num} or 1, {code_max.numel()}), got {tuple(init.shape)}")
+            return init.to(self.device, torch.float32).expand(num, -1).clone()
+        if init == "gaussian":
+            z = torch.randn(num, code_max.numel(), generator=generator).to(self.device)
+            return (C.code_mean + z @ C.code_scale_tril.T).clamp(torch.zeros_like(code_max), code_max)
+        if init == "uniform":
             return torch.rand(num, code_max.numel(), generator=generator).to(self.device) * code_max
         if init == "zeros":
             return torch.zeros(num, code_max.numel(), device=self.device)
@@ -113,7 +125,7 @@ class PPGNPipeline:
         eps3: float | None = None,
         condition: ConditionLike | None = None,
         form: str = "log-softmax",
-        init: str | torch.Tensor = "noise",
+        init: str | torch.Tensor = "gaussian",
         record: int = 0,
         progress: bool = False,
     ) -> Samples:

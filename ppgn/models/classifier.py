@@ -45,6 +45,10 @@ class Classifier(nn.Module):
         # Per-unit maximum of h over the training set: the sampler clips h to [0, code_max],
         # the range the generator was trained on (the official code clips fc6 the same way).
         self.register_buffer("code_max", torch.full((config.code_dim,), float("inf")))
+        # A Gaussian fitted to h over the training set (mean, Cholesky factor of the covariance):
+        # chains can start from plausible codes of no particular class.
+        self.register_buffer("code_mean", torch.zeros(config.code_dim))
+        self.register_buffer("code_scale_tril", torch.eye(config.code_dim))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (h1 (B, c2, H/4, W/4), h (B, code_dim)), h ≥ 0."""

@@ -61,14 +61,16 @@ def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 
 @torch.no_grad()
-def code_maximum(model: Classifier, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    """Per-unit maximum of h = E(x) over ``images``."""
+def set_code_statistics(model: Classifier, images: torch.Tensor, batch: int = 1000) -> None:
+    """Store the per-unit maximum of h = E(x) and a Gaussian fit of h over ``images``."""
     model.eval()
     device = next(model.parameters()).device
-    top = torch.zeros(model.config.code_dim, device=device)
-    for i in range(0, len(images), batch):
-        top = torch.maximum(top, model.encode(images[i : i + batch].to(device))[1].amax(0))
-    return top.cpu()
+    h = torch.cat([model.encode(images[i : i + batch].to(device))[1].cpu() for i in range(0, len(images), batch)])
+    h = h.double()
+    cov = torch.cov(h.T) + 1e-4 * torch.eye(h.shape[1], dtype=h.dtype)  # jitter: dead units have zero variance
+    model.code_max.copy_(h.amax(0).float())
+    model.code_mean.copy_(h.mean(0).float())
+    model.code_scale_tril.copy_(torch.linalg.cholesky(cov).float())
 
 
 def train_classifier(
@@ -107,7 +109,7 @@ def train_classifier(
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total)
 
-    ckpt, step = Checkpoint(out), 0
+    ckpt, step, elapsed = Checkpoint(out), 0, 0.0
     if ckpt.exists():
         state = ckpt.load()
         if state["config_hash"] == config_hash(config):
@@ -117,6 +119,7 @@ def train_classifier(
             gen.set_state(state["rng"])
             torch.set_rng_state(state["torch_rng"])  # so a resumed run is the same run
             step = int(state["step"])
+            elapsed = float(state.get("elapsed", 0.0))  # wall time of the runs before this resume
     history: list[float] = []  # losses of this run (after a resume: since the resume)
     bar = tqdm(total=total, initial=step, disable=quiet, desc=f"train {config.model}", dynamic_ncols=True)
     while step < total:
@@ -138,16 +141,17 @@ def train_classifier(
             bar.set_postfix(loss=f"{loss.item():.3f}")
             if step % checkpoint_every == 0 or step == total:
                 ckpt.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
-                               rng=gen.get_state(), torch_rng=torch.get_rng_state(), step=step, config_hash=config_hash(config)))
+                               rng=gen.get_state(), torch_rng=torch.get_rng_state(), step=step,
+                               elapsed=elapsed + time.time() - started, config_hash=config_hash(config)))
             if step == total:
                 break
     bar.close()
 
     model.eval()
     if isinstance(model, Classifier):
-        model.code_max.copy_(code_maximum(model, x_train).to(dev))
+        set_code_statistics(model, x_train)
     metrics = {"test_accuracy": round(accuracy(model, x_test, y_test), 4), "train_size": len(train), **loss_summary(history)}
-    card = make_card(config, config.seed, train.sha256, time.time() - started, metrics)
+    card = make_card(config, config.seed, train.sha256, elapsed + time.time() - started, metrics)
     save_model(model, Path(out) / f"{config.model}.safetensors", card)
     if isinstance(model, Evaluator):  # real-image features, so evaluation needs no dataset later
         from ..evaluation.reference import build_reference

@@ -111,7 +111,7 @@ def train_generator(
 
     steps_per_epoch = len(train) // config.batch_size
     total = config.epochs * steps_per_epoch
-    ckpt, step = Checkpoint(out), 0
+    ckpt, step, elapsed = Checkpoint(out), 0, 0.0
     if ckpt.exists():
         state = ckpt.load()
         if state["config_hash"] == config_hash(config):
@@ -122,6 +122,7 @@ def train_generator(
             gen.set_state(state["rng"])
             torch.set_rng_state(state["torch_rng"])  # so a resumed run is the same run
             step = int(state["step"])
+            elapsed = float(state.get("elapsed", 0.0))  # wall time of the runs before this resume
     history: list[float] = []  # losses of this run (after a resume: since the resume)
     bar = tqdm(total=total, initial=step, disable=quiet, desc="train generator", dynamic_ncols=True)
     G.train()
@@ -149,13 +150,14 @@ def train_generator(
                 bar.set_postfix({k: f"{losses[k].item():.3f}" for k in ("img", "h1", "h", "gan")} | {"d": f"{d_loss.item():.3f}"})
             if step % checkpoint_every == 0 or step == total:
                 ckpt.save(dict(G=G.state_dict(), D=D.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
-                               rng=gen.get_state(), torch_rng=torch.get_rng_state(), step=step, config_hash=config_hash(config)))
+                               rng=gen.get_state(), torch_rng=torch.get_rng_state(), step=step,
+                               elapsed=elapsed + time.time() - started, config_hash=config_hash(config)))
             if step == total:
                 break
     bar.close()
     G.eval()
     metrics = reconstruction_metrics(encoder, G, load_dataset(config.dataset, "test", data_dir)) | loss_summary(history)
-    card = make_card(config, config.seed, train.sha256, time.time() - started, metrics)
+    card = make_card(config, config.seed, train.sha256, elapsed + time.time() - started, metrics)
     save_model(G, Path(out) / "generator.safetensors", card)
     return G, card
 

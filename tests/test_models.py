@@ -1,0 +1,47 @@
+"""Networks: shapes, the code h's range, and BatchNorm folding that changes nothing but speed."""
+
+import pytest
+import torch
+from torch import nn
+
+from ppgn.models import Classifier, ClassifierConfig, Discriminator, Evaluator, Generator, GeneratorConfig
+from ppgn.models.fuse import fold_batchnorm
+
+
+def randomise_batchnorm(model: nn.Module, gen: torch.Generator) -> nn.Module:
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.num_features, generator=gen) * 2 - 1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.rand(m.num_features, generator=gen) - 0.5)
+    return model.eval()
+
+
+def test_shapes_and_code_is_non_negative(gen):
+    C = Classifier(ClassifierConfig(channels=(4, 8), code_dim=16)).eval()
+    G = Generator(GeneratorConfig(code_dim=16, channels=(8, 4))).eval()
+    x = G(torch.rand(5, 16, generator=gen))
+    assert x.shape == (5, 1, 28, 28) and x.abs().max() <= 1
+    h1, h = C.encode(x)
+    assert h1.shape == (5, 8, 7, 7) and h.shape == (5, 16) and (h >= 0).all()
+    assert C(x).shape == (5, 10) and Discriminator()(x).shape == (5,) and Evaluator()(x).shape == (5, 10)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Classifier(ClassifierConfig(channels=(4, 8), code_dim=16)),
+    lambda: Generator(GeneratorConfig(code_dim=16, channels=(8, 4))),
+    lambda: Evaluator(),
+])
+def test_folding_batchnorm_keeps_the_function_and_its_gradient(make, gen):
+    model = randomise_batchnorm(make(), gen)
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    x = torch.rand(3, 16, generator=gen) if isinstance(model, Generator) else torch.rand(3, 1, 28, 28, generator=gen) * 2 - 1
+    x1, x2 = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    y1, y2 = model(x1), folded(x2)
+    assert torch.allclose(y1, y2, atol=1e-5)
+    y1.square().sum().backward()
+    y2.square().sum().backward()
+    assert torch.allclose(x1.grad, x2.grad, atol=1e-4)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
