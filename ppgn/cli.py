@@ -179,7 +179,7 @@ def sample_cmd(
             labels = [k for k in range(len(pipe.classes)) for _ in range(num)]
             if not 0 < num or len(labels) > MAX_NUM:
                 fail(f"--num must be in 1..{MAX_NUM // len(pipe.classes)} with --class all, got {num}")
-            target, ncol = labels, num
+            target, ncol = labels, min(num, 16)
         else:
             target, ncol = class_, min(num, 16)
         if not 0 < num <= MAX_NUM:

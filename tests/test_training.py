@@ -47,9 +47,12 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     real_tqdm = classifier_recipe.tqdm
 
     class DyingBar(real_tqdm):
+        steps = 0
+
         def update(self, n=1):
             super().update(n)
-            if self.n == 14:  # after a checkpoint at step 12, two steps are lost
+            DyingBar.steps += n
+            if DyingBar.steps == 14:  # after a checkpoint at step 12, two steps are lost
                 raise Interrupt
 
     monkeypatch.setattr(classifier_recipe, "tqdm", DyingBar)
