@@ -172,20 +172,16 @@ def sample_cmd(
         if value is not None and value < 0:
             fail(f"--{name} must be >= 0, got {value}")
     pipe = _load_pipeline(model, device)
+    per_class = class_.strip().lower() == "all"
+    limit = MAX_NUM // len(pipe.classes) if per_class else MAX_NUM
+    if not 0 < num <= limit:
+        fail(f"--num must be in 1..{limit}{' with --class all' if per_class else ''}, got {num}")
+    target = [k for k in range(len(pipe.classes)) for _ in range(num)] if per_class else class_
     started = time.perf_counter()
     try:
         start = init if init_image is None else _read_image(init_image, pipe)
-        if class_.strip().lower() == "all":
-            labels = [k for k in range(len(pipe.classes)) for _ in range(num)]
-            if not 0 < num or len(labels) > MAX_NUM:
-                fail(f"--num must be in 1..{MAX_NUM // len(pipe.classes)} with --class all, got {num}")
-            target, ncol = labels, min(num, 16)
-        else:
-            target, ncol = class_, min(num, 16)
-        if not 0 < num <= MAX_NUM:
-            fail(f"--num must be in 1..{MAX_NUM}, got {num}")
         result = pipe.sample(
-            target, num=len(target) if isinstance(target, list) else num, preset=preset, seed=seed, steps=steps,
+            target, num=len(target) if per_class else num, preset=preset, seed=seed, steps=steps,
             eps1=eps1, eps2=eps2, eps3=eps3, form=form, init=start, record=8 if gif else 0, progress=not quiet,
         )
     except (ValueError, WeightsError) as err:
@@ -194,7 +190,7 @@ def sample_cmd(
     if out is not None:
         save_npz(out, result.array, result.labels, result.prob)
     if grid is not None:
-        save_image(make_grid(result.array, ncol), grid)
+        save_image(make_grid(result.array, min(num, 16)), grid)
     if gif is not None:
         from .data.datasets import to_uint8
 
@@ -240,10 +236,10 @@ def eval_cmd(
     for k, acc in result["per_class_accuracy"].items():
         typer.echo(f"  {k} {pipe.classes[k]:<12} {acc:.3f}")
     if json_out is not None:
-        from .models.io import _atomic_write
+        from .models.io import atomic_write
 
         text = json.dumps(result, indent=2) + "\n"
-        _atomic_write(json_out, lambda tmp: Path(tmp).write_text(text))
+        atomic_write(json_out, lambda tmp: Path(tmp).write_text(text))
 
 
 @app.command("export")
@@ -266,6 +262,49 @@ def export_cmd(
     card["stored_dtype"] = "float16" if half else "float32"
     save_model(model, target, card, dtype=torch.float16 if half else None)
     typer.echo(f"{source} → {target} ({target.stat().st_size / 1e6:.1f} MB)")
+
+
+bench_app = typer.Typer(no_args_is_help=True, help="Measure speed and quality.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("speed")
+def bench_speed_cmd(
+    model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
+    preset: str = typer.Option("joint-ppgn-h", help="Which sampler preset to time."),
+    batches: str = typer.Option("1,16,64,256", help="Comma-separated batch sizes (chains run together)."),
+    steps: int = typer.Option(10, help="Chain steps timed per batch size (after one warm-up step)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as a JSON list."),
+    device: Optional[str] = Device,
+):
+    """Chain steps per second, ms per 200-step sample, FLOPs and GFLOP/s against the matmul ceiling."""
+    import json
+
+    from .evaluation.speed import bench_speed
+    from .sampling import PRESETS
+
+    if preset not in PRESETS:
+        fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+    try:
+        sizes = [int(b) for b in batches.split(",")]
+    except ValueError:
+        fail(f"--batches must be comma-separated integers, got {batches!r}")
+    if any(b <= 0 for b in sizes) or steps <= 0:
+        fail("--batches and --steps must be positive")
+    rows = bench_speed(_load_pipeline(model, device), preset, sizes, steps)
+    header = f"{'batch':>5} {'steps/s':>9} {'ms/sample':>10} {'MFLOP/step':>11} {'GFLOP/s':>8} {'fp32 mm':>8} {'bf16 mm':>8} {'peak MB':>8}"
+    typer.echo(f"{preset} on {rows[0]['device']}, {rows[0]['threads']} threads; ms/sample = a 200-step chain")
+    typer.echo(header)
+    for r in rows:
+        typer.echo(
+            f"{r['batch']:>5} {r['steps_per_s']:>9} {r['ms_per_sample']:>10} {r['flops_per_step'] / r['batch'] / 1e6:>11.1f} "
+            f"{r['gflops_achieved']:>8} {r['matmul_fp32_gflops']:>8} {r['matmul_bf16_gflops']:>8} {r['peak_mem_mb']:>8}"
+        )
+    if json_out is not None:
+        from .models.io import atomic_write
+
+        text = json.dumps(rows, indent=2) + "\n"
+        atomic_write(json_out, lambda tmp: Path(tmp).write_text(text))
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .models.io import _atomic_write
+from .models.io import atomic_write
 
 NPZ_KEYS = {"images": np.uint8, "labels": np.int64, "prob": np.float32}
 
@@ -35,7 +35,7 @@ def save_image(image: Image.Image, path: str | Path) -> None:
     fmt = {".png": "PNG", ".gif": "GIF", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(path.suffix.lower(), "PNG")
     buffer = io.BytesIO()
     image.save(buffer, format=fmt)
-    _atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
 
 
 def save_gif(frames: list[Image.Image], path: str | Path, ms_per_frame: int = 60) -> None:
@@ -43,7 +43,7 @@ def save_gif(frames: list[Image.Image], path: str | Path, ms_per_frame: int = 60
     buffer = io.BytesIO()
     durations = [ms_per_frame] * (len(frames) - 1) + [ms_per_frame * 20]
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
-    _atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+    atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
 
 
 def save_npz(path: str | Path, images: np.ndarray, labels: np.ndarray, prob: np.ndarray, **extra) -> None:
@@ -51,7 +51,7 @@ def save_npz(path: str | Path, images: np.ndarray, labels: np.ndarray, prob: np.
     arrays = {"images": images.astype(np.uint8), "labels": labels.astype(np.int64), "prob": prob.astype(np.float32)}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays, **extra)
-    _atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+    atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
 
 
 def load_npz(path: str | Path, num_classes: int | None = None) -> dict[str, np.ndarray]:

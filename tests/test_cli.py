@@ -64,6 +64,8 @@ def test_class_all_gives_num_per_class(tmp_path):
         (["-c", "bag", "--eps1", "-1"], ["--eps1"]),
         (["-c", "bag", "--preset", "ppgn-z"], ["unknown preset", "joint-ppgn-h"]),
         (["-c", "bag", "--model", "cifar"], ["unknown model", "fashion-mnist"]),
+        (["-c", "bag", "--form", "softmax"], ["log-softmax, official"]),
+        (["-c", "bag", "--init", "normal"], ["unknown init", "gaussian"]),
     ],
 )
 def test_bad_input_gives_one_line_errors(tmp_path, args, needles):
@@ -88,3 +90,65 @@ def test_corrupt_or_missing_weights_give_a_clear_error(tmp_path, damage):
     result = run("sample", "--model", folder, "-c", "bag", "-n", 2, "--steps", 2, "--out", out, "-q")
     one_line_error(result, "generator.safetensors")
     assert not out.exists()
+
+
+def test_eval_scores_a_samples_file_and_writes_json(tmp_path):
+    npz, report = tmp_path / "s.npz", tmp_path / "r.json"
+    assert run("sample", "-c", "trouser", "-n", 4, "--steps", 30, "--out", npz, "-q").exit_code == 0
+    result = run("eval", npz, "--json", report)
+    assert result.exit_code == 0, result.output
+    import json
+
+    numbers = json.loads(report.read_text())
+    assert numbers["num_samples"] == 4 and 0 <= numbers["accuracy"] <= 1 and numbers["diversity"] > 0
+    assert set(numbers["per_class_accuracy"]) == {"1"}
+
+
+@pytest.mark.parametrize(
+    "arrays,needle",
+    [
+        ({"images": np.zeros((2, 28, 28, 1), np.uint8), "labels": np.zeros(2, np.int64)}, "missing key 'prob'"),
+        ({"images": np.zeros((2, 28, 28, 1), np.float32), "labels": np.zeros(2, np.int64), "prob": np.zeros(2, np.float32)}, "dtype"),
+        ({"images": np.zeros((2, 28, 28), np.uint8), "labels": np.zeros(2, np.int64), "prob": np.zeros(2, np.float32)}, "shape"),
+        ({"images": np.zeros((2, 28, 28, 1), np.uint8), "labels": np.array([0, 10], np.int64), "prob": np.zeros(2, np.float32)}, "0..9"),
+        ({"images": np.zeros((2, 32, 32, 1), np.uint8), "labels": np.zeros(2, np.int64), "prob": np.zeros(2, np.float32)}, "28, 28"),
+    ],
+)
+def test_eval_rejects_files_that_break_the_contract(tmp_path, arrays, needle):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    one_line_error(run("eval", path), needle)
+
+
+def test_bench_speed_writes_the_documented_json(tmp_path):
+    report = tmp_path / "speed.json"
+    result = run("bench", "speed", "--batches", "1,3", "--steps", 1, "--json", report)
+    assert result.exit_code == 0, result.output
+    import json
+
+    rows = json.loads(report.read_text())
+    keys = {"batch", "ms_per_sample", "flops_per_step", "gflops_achieved", "matmul_fp32_gflops", "matmul_bf16_gflops", "peak_mem_mb"}
+    assert [r["batch"] for r in rows] == [1, 3] and all(keys <= set(r) for r in rows)
+    assert rows[1]["flops_per_step"] == 3 * rows[0]["flops_per_step"]  # chains are independent
+    assert all(r["ms_per_sample"] > 0 and r["matmul_fp32_gflops"] > 0 for r in rows)
+
+
+def test_init_image_of_the_wrong_size_is_refused(tmp_path):
+    image = tmp_path / "big.png"
+    Image.new("L", (32, 32)).save(image)
+    one_line_error(run("sample", "-c", "bag", "--init-image", image, "--out", tmp_path / "s.npz", "-q"), "28×28", "32×32")
+    not_an_image = tmp_path / "x.png"
+    not_an_image.write_text("hello")
+    one_line_error(run("sample", "-c", "bag", "--init-image", not_an_image, "--out", tmp_path / "s.npz", "-q"), "cannot read")
+
+
+def test_chains_can_start_from_a_real_image(tmp_path):
+    image = tmp_path / "in.png"
+    Image.new("L", (28, 28), color=200).save(image)
+    npz = tmp_path / "s.npz"
+    args = ["sample", "-c", "bag", "-n", 2, "--steps", 1, "--eps3", 0, "--out", npz, "-q"]
+    assert run(*args, "--init-image", image).exit_code == 0
+    from_image = np.load(npz)["images"]
+    assert np.array_equal(from_image[0], from_image[1])  # same start, no noise: same chain
+    assert run(*args).exit_code == 0
+    assert not np.array_equal(np.load(npz)["images"][0], np.load(npz)["images"][1])  # random starts differ

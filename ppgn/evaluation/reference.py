@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import save_file
 
 from ..data import ImageDataset
-from ..models.io import _atomic_write, load_state
+from ..models.io import atomic_write, load_state
 from .metrics import evaluator_outputs
 
 
@@ -22,7 +22,7 @@ def build_reference(evaluator: torch.nn.Module, dataset: ImageDataset, path: str
     features, _ = evaluator_outputs(evaluator, dataset.images[..., None])
     tensors = {"features": features.half().contiguous(), "labels": torch.from_numpy(dataset.labels).contiguous()}
     metadata = {"dataset": dataset.name, "sha256": dataset.sha256}
-    _atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def load_reference(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:

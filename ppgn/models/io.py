@@ -46,7 +46,7 @@ def config_from_dict(config_cls: type, values: dict[str, Any]):
     return config_cls(**clean)
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Write through a temporary file in the same folder, so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -82,11 +82,11 @@ def save_model(
             tensor = tensor.to(dtype)
         state[name] = tensor
     metadata = {"class": type(model).__name__, "config": json.dumps(config)}
-    _atomic_write(path, lambda tmp: save_file(state, tmp, metadata=metadata))
+    atomic_write(path, lambda tmp: save_file(state, tmp, metadata=metadata))
     if card is not None:
         card = {"class": type(model).__name__, "config": config, **card}
         text = json.dumps(card, indent=2, sort_keys=False) + "\n"
-        _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
+        atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

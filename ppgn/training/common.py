@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import torch
 
-from ..models.io import _atomic_write
+from ..models.io import atomic_write
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -43,7 +43,7 @@ class Checkpoint:
         return self.path.is_file()
 
     def save(self, state: dict[str, Any]) -> None:
-        _atomic_write(self.path, lambda tmp: torch.save(state, tmp))
+        atomic_write(self.path, lambda tmp: torch.save(state, tmp))
 
     def load(self) -> dict[str, Any]:
         return torch.load(self.path, map_location="cpu", weights_only=True)
