@@ -66,7 +66,7 @@ class ImageDataset:
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W) → float32 (N, 1, H, W) in [-1, 1], the range every network here uses."""
-    return torch.from_numpy(np.ascontiguousarray(images)).float().div(127.5).sub(1.0).unsqueeze(1)
+    return torch.from_numpy(np.array(images, dtype=np.uint8)).float().div(127.5).sub(1.0).unsqueeze(1)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
