@@ -233,6 +233,9 @@ def eval_cmd(
     typer.echo(f"samples      {result['num_samples']}")
     typer.echo(f"accuracy     {result['accuracy']:.4f}  (evaluator agrees with the asked class)")
     typer.echo(f"diversity    {result['diversity']:.4f}  (within-class spread / real test images')")
+    typer.echo(f"fid          {result['fid']:.4f}  (Fréchet distance to real test images, evaluator features)")
+    typer.echo(f"kid          {result['kid']:.4f} ± {result['kid_std']:.4f}")
+    typer.echo(f"is           {result['inception_score']:.4f}  (Inception-Score-style, evaluator's p(y|x))")
     for k, acc in result["per_class_accuracy"].items():
         typer.echo(f"  {k} {pipe.classes[k]:<12} {acc:.3f}")
     if json_out is not None:
@@ -240,6 +243,40 @@ def eval_cmd(
 
         text = json.dumps(result, indent=2) + "\n"
         atomic_write(json_out, lambda tmp: Path(tmp).write_text(text))
+
+
+@app.command("real")
+def real_cmd(
+    num: int = typer.Option(64, "--num", "-n", help="Real images per class."),
+    split: str = typer.Option("train", help="train or test."),
+    seed: int = 0,
+    out: Path = typer.Option(..., help="Write them as a .npz in the samples contract (the real-data floor)."),
+    model: str = typer.Option("fashion-mnist", help="Whose classifier fills 'prob'."),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+):
+    """Write real images in the samples contract, so `ppgn eval` gives the real-data floor."""
+    import numpy as np
+    import torch
+
+    from .data import DataNotFoundError, load_fashion_mnist, to_tensor
+    from .images import save_npz
+
+    try:
+        data = load_fashion_mnist(split, data_dir)
+    except (DataNotFoundError, ValueError) as err:
+        fail(str(err))
+    rng = np.random.default_rng(seed)
+    per_class = np.bincount(data.labels).min()
+    if not 0 < num <= per_class:
+        fail(f"--num must be in 1..{per_class} for the {split} split, got {num}")
+    idx = np.concatenate([rng.choice(np.flatnonzero(data.labels == k), num, replace=False) for k in range(len(data.classes))])
+    pipe = _load_pipeline(model, device)
+    with torch.no_grad():
+        logits = pipe.classifier(to_tensor(data.images[idx]).to(pipe.device))
+    prob = logits.softmax(1).gather(1, torch.from_numpy(data.labels[idx]).to(pipe.device)[:, None]).squeeze(1)
+    save_npz(out, data.images[idx][..., None], data.labels[idx], prob.cpu().numpy())
+    typer.echo(f"{len(idx)} real {split} images → {out}")
 
 
 @app.command("export")

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..models import Evaluator, load_model
+from .distribution import distribution_metrics
 from .metrics import accuracy, diversity_ratio, evaluator_outputs, per_class_accuracy
 from .reference import load_reference
 
@@ -30,7 +31,8 @@ class EvaluatorBundle:
 
 
 def evaluate_samples(images: np.ndarray, labels: np.ndarray, bundle: EvaluatorBundle) -> dict:
-    """Accuracy on the asked class (overall and per class) and the within-class diversity ratio.
+    """Accuracy on the asked class (overall and per class), the within-class diversity ratio, and
+    Fréchet distance, KID and Inception-Score-style score against the real test features.
 
     Args:
         images: uint8 (N, H, W, C); labels: int64 (N,), the class asked for.
@@ -41,4 +43,5 @@ def evaluate_samples(images: np.ndarray, labels: np.ndarray, bundle: EvaluatorBu
         "accuracy": accuracy(logits, labels),
         "per_class_accuracy": per_class_accuracy(logits, labels),
         "diversity": diversity_ratio(features, labels, bundle.real_features, bundle.real_labels),
+        **distribution_metrics(images, bundle.network, bundle.real_features),
     }

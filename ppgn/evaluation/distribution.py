@@ -1,0 +1,65 @@
+"""Distribution metrics in evaluator features, computed by torchmetrics.
+
+torchmetrics' FID, KID and Inception Score accept any ``nn.Module`` as the feature network.
+Here that module is the project's evaluator: images go through it, and the shipped features
+of real test images pass through unchanged (so no dataset is needed at evaluation time).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.inception import InceptionScore
+from torchmetrics.image.kid import KernelInceptionDistance
+
+from .metrics import evaluator_outputs
+
+
+class _Precomputed(nn.Module):
+    """Returns the rows it is given: features were computed by the evaluator beforehand."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features
+
+
+def distribution_metrics(
+    images: np.ndarray, evaluator: nn.Module, real_features: torch.Tensor, subset_size: int = 500
+) -> dict[str, float]:
+    """Fréchet distance, KID (mean ± std over subsets) and an Inception-Score-style score.
+
+    Args:
+        images: uint8 (N, H, W, C) samples; real_features: (M, F) evaluator features of real images.
+    """
+    features, logits = evaluator_outputs(evaluator, images)
+    with warnings.catch_warnings():  # torchmetrics warns that it keeps features in memory: we know
+        warnings.simplefilter("ignore", UserWarning)
+        return _compute(features, logits, real_features, subset_size)
+
+
+def _compute(features, logits, real_features, subset_size) -> dict[str, float]:
+    fid = FrechetInceptionDistance(feature=_Precomputed(features.shape[1]))
+    fid.update(real_features.double(), real=True)
+    fid.update(features, real=False)
+    size = min(subset_size, len(features), len(real_features))
+    kid = KernelInceptionDistance(feature=_Precomputed(features.shape[1]), subsets=20, subset_size=size)
+    kid.update(real_features.double(), real=True)
+    kid.update(features, real=False)
+    torch.manual_seed(0)  # KID draws its subsets from the global generator
+    kid_mean, kid_std = kid.compute()
+    inception = InceptionScore(feature=_Precomputed(logits.shape[1]), splits=1)
+    inception.update(logits)  # softmax of the evaluator's logits: p(y | x)
+    score, _ = inception.compute()
+    return {
+        "fid": float(fid.compute()),
+        "kid": float(kid_mean),
+        "kid_std": float(kid_std),
+        "inception_score": float(score),
+    }
