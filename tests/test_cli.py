@@ -152,3 +152,19 @@ def test_chains_can_start_from_a_real_image(tmp_path):
     assert np.array_equal(from_image[0], from_image[1])  # same start, no noise: same chain
     assert run(*args).exit_code == 0
     assert not np.array_equal(np.load(npz)["images"][0], np.load(npz)["images"][1])  # random starts differ
+
+
+def test_real_writes_the_contract_from_a_data_folder_and_explains_missing_data(tmp_path, monkeypatch):
+    from ppgn.data import write_idx
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 30), ("t10k", 10)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", (np.arange(n) % 10).astype(np.uint8))
+    out = tmp_path / "real.npz"
+    result = run("real", "--num", 2, "--data-dir", tmp_path, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert np.bincount(load_npz(out, num_classes=10)["labels"]).tolist() == [2] * 10
+    one_line_error(run("real", "--num", 4, "--data-dir", tmp_path, "--out", out), "--num must be in 1..3")
+    monkeypatch.setattr("ppgn.data.datasets.DEBIAN_FASHION_MNIST", tmp_path / "nowhere")
+    one_line_error(run("real", "--data-dir", tmp_path / "empty", "--out", out), "apt-get install dataset-fashion-mnist")
