@@ -38,34 +38,31 @@ def _train_classifier(model: str, dataset, out, epochs, seed, train_subset, data
     typer.echo(f"{model}: test accuracy {card['metrics']['test_accuracy']:.4f} → {out or f'runs/{dataset}/{model}'}")
 
 
-@train_app.command("classifier")
-def train_classifier_cmd(
-    dataset: str = typer.Option("fashion-mnist", help="fashion-mnist or digits."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/classifier)."),
-    epochs: int = typer.Option(0, help="Epochs (0 = the recipe's default)."),
-    seed: int = 0,
-    train_subset: int = typer.Option(0, help="Train on this many examples only (0 = all)."),
-    data_dir: Optional[Path] = DataDir,
-    device: Optional[str] = Device,
-    quiet: bool = Quiet,
-):
-    """Train the encoder/classifier E/C whose penultimate layer is the code h."""
-    _train_classifier("classifier", dataset, out, epochs, seed, train_subset, data_dir, device, quiet)
+def _classifier_command(model: str, default_seed: int, summary: str):
+    """The `train classifier` and `train evaluator` commands differ only in model and seed."""
+
+    def command(
+        dataset: str = typer.Option("fashion-mnist", help="fashion-mnist or digits."),
+        out: Optional[Path] = typer.Option(None, help=f"Output folder (default runs/DATASET/{model})."),
+        epochs: int = typer.Option(0, help="Epochs (0 = the recipe's default)."),
+        seed: int = typer.Option(default_seed, help="Random seed."),
+        train_subset: int = typer.Option(0, help="Train on this many examples only (0 = all)."),
+        data_dir: Optional[Path] = DataDir,
+        device: Optional[str] = Device,
+        quiet: bool = Quiet,
+    ):
+        _train_classifier(model, dataset, out, epochs, seed, train_subset, data_dir, device, quiet)
+
+    command.__doc__ = summary
+    return command
 
 
-@train_app.command("evaluator")
-def train_evaluator_cmd(
-    dataset: str = typer.Option("fashion-mnist", help="fashion-mnist or digits."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/evaluator)."),
-    epochs: int = typer.Option(0, help="Epochs (0 = the recipe's default)."),
-    seed: int = 1,
-    train_subset: int = typer.Option(0, help="Train on this many examples only (0 = all)."),
-    data_dir: Optional[Path] = DataDir,
-    device: Optional[str] = Device,
-    quiet: bool = Quiet,
-):
-    """Train the independent evaluator (another architecture and seed; used only to measure)."""
-    _train_classifier("evaluator", dataset, out, epochs, seed, train_subset, data_dir, device, quiet)
+train_app.command("classifier")(
+    _classifier_command("classifier", 0, "Train the encoder/classifier E/C whose penultimate layer is the code h.")
+)
+train_app.command("evaluator")(
+    _classifier_command("evaluator", 1, "Train the independent evaluator (another architecture and seed; used only to measure).")
+)
 
 
 @train_app.command("generator")

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, ClassifierConfig, Evaluator, EvaluatorConfig, save_model
-from .common import Checkpoint, batches, config_hash, loss_summary, make_card, pick_device
+from .common import Checkpoint, batches, loss_summary, make_card, pick_device
 
 
 @dataclass(frozen=True)
@@ -109,17 +109,9 @@ def train_classifier(
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total)
 
-    ckpt, step, elapsed = Checkpoint(out), 0, 0.0
-    if ckpt.exists():
-        state = ckpt.load()
-        if state["config_hash"] == config_hash(config):
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["opt"])
-            sched.load_state_dict(state["sched"])
-            gen.set_state(state["rng"])
-            torch.set_rng_state(state["torch_rng"])  # so a resumed run is the same run
-            step = int(state["step"])
-            elapsed = float(state.get("elapsed", 0.0))  # wall time of the runs before this resume
+    ckpt = Checkpoint(out)
+    parts = dict(model=model, opt=opt, sched=sched)
+    step, elapsed = ckpt.resume(config, gen, **parts)
     history: list[float] = []  # losses of this run (after a resume: since the resume)
     bar = tqdm(total=total, initial=step, disable=quiet, desc=f"train {config.model}", dynamic_ncols=True)
     while step < total:
@@ -140,9 +132,7 @@ def train_classifier(
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
             if step % checkpoint_every == 0 or step == total:
-                ckpt.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
-                               rng=gen.get_state(), torch_rng=torch.get_rng_state(), step=step,
-                               elapsed=elapsed + time.time() - started, config_hash=config_hash(config)))
+                ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
             if step == total:
                 break
     bar.close()

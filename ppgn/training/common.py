@@ -48,6 +48,26 @@ class Checkpoint:
     def load(self) -> dict[str, Any]:
         return torch.load(self.path, map_location="cpu", weights_only=True)
 
+    def save_training(self, config: Any, step: int, elapsed: float, gen: torch.Generator, **parts) -> None:
+        """Save every part's state_dict (models, optimizers, schedulers), both RNGs and the step."""
+        state = {name: part.state_dict() for name, part in parts.items()}
+        self.save(dict(state, rng=gen.get_state(), torch_rng=torch.get_rng_state(), step=step,
+                       elapsed=elapsed, config_hash=config_hash(config)))
+
+    def resume(self, config: Any, gen: torch.Generator, **parts) -> tuple[int, float]:
+        """Restore the parts and both RNGs if a checkpoint of this very config exists, so a
+        resumed run is the same run; returns (step, wall seconds already spent), else (0, 0)."""
+        if not self.exists():
+            return 0, 0.0
+        state = self.load()
+        if state["config_hash"] != config_hash(config):
+            return 0, 0.0
+        for name, part in parts.items():
+            part.load_state_dict(state[name])
+        gen.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        return int(state["step"]), float(state.get("elapsed", 0.0))
+
 
 def command_line() -> str:
     """The command that is running, as a user would type it."""

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, load_model, save_model
-from .common import Checkpoint, batches, config_hash, loss_summary, make_card, pick_device
+from .common import Checkpoint, batches, loss_summary, make_card, pick_device
 
 
 @dataclass(frozen=True)
@@ -111,18 +111,9 @@ def train_generator(
 
     steps_per_epoch = len(train) // config.batch_size
     total = config.epochs * steps_per_epoch
-    ckpt, step, elapsed = Checkpoint(out), 0, 0.0
-    if ckpt.exists():
-        state = ckpt.load()
-        if state["config_hash"] == config_hash(config):
-            G.load_state_dict(state["G"])
-            D.load_state_dict(state["D"])
-            opt_g.load_state_dict(state["opt_g"])
-            opt_d.load_state_dict(state["opt_d"])
-            gen.set_state(state["rng"])
-            torch.set_rng_state(state["torch_rng"])  # so a resumed run is the same run
-            step = int(state["step"])
-            elapsed = float(state.get("elapsed", 0.0))  # wall time of the runs before this resume
+    ckpt = Checkpoint(out)
+    parts = dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d)
+    step, elapsed = ckpt.resume(config, gen, **parts)
     history: list[float] = []  # losses of this run (after a resume: since the resume)
     bar = tqdm(total=total, initial=step, disable=quiet, desc="train generator", dynamic_ncols=True)
     G.train()
@@ -149,9 +140,7 @@ def train_generator(
             if step % 20 == 0:
                 bar.set_postfix({k: f"{losses[k].item():.3f}" for k in ("img", "h1", "h", "gan")} | {"d": f"{d_loss.item():.3f}"})
             if step % checkpoint_every == 0 or step == total:
-                ckpt.save(dict(G=G.state_dict(), D=D.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
-                               rng=gen.get_state(), torch_rng=torch.get_rng_state(), step=step,
-                               elapsed=elapsed + time.time() - started, config_hash=config_hash(config)))
+                ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
             if step == total:
                 break
     bar.close()
