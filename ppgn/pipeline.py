@@ -148,7 +148,7 @@ class PPGNPipeline:
         condition = condition or ClassCondition(self.classifier, labels.to(self.device), form=form)
         gen = torch.Generator(device="cpu").manual_seed(seed)
         h0 = self.initial_codes(num, init, gen)
-        # 3. Run the chains (noise drawn on the CPU, so a seed gives the same images on any device).
+        # 3. Run the chains (noise is drawn on the CPU, so a seed gives the same noise on any device).
         out = MALASampler(spec.sampler).sample(
             h0, G, prior, condition, generator=gen, h_max=self.classifier.code_max,
             record=record, progress=progress,
