@@ -57,6 +57,13 @@ class SampleOutput:
     trajectory: torch.Tensor | None = None
 
 
+def _as_bound(value: torch.Tensor | float | None, like: torch.Tensor) -> torch.Tensor | None:
+    """A clipping bound as a tensor (``clamp`` takes two tensors or two numbers, not a mix)."""
+    if value is None or isinstance(value, torch.Tensor):
+        return value
+    return torch.tensor(value, device=like.device, dtype=like.dtype)
+
+
 class MALASampler:
     """MALA-approx: the update rule of PPGN, with its options; no networks inside."""
 
@@ -83,8 +90,7 @@ class MALASampler:
             noise = torch.randn(h.shape, generator=generator, device="cpu" if generator is None else generator.device)
             h = h + c.eps3 * noise.to(h.device, h.dtype)
         if c.clip and (h_min is not None or h_max is not None):
-            as_tensor = lambda v: v if v is None or isinstance(v, torch.Tensor) else torch.tensor(v, device=h.device)
-            h = h.clamp(min=as_tensor(h_min), max=as_tensor(h_max))
+            h = h.clamp(min=_as_bound(h_min, h), max=_as_bound(h_max, h))
         return h
 
     def sample(
