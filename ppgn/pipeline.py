@@ -19,9 +19,9 @@ from PIL import Image
 
 from .data import FASHION_MNIST_CLASSES, parse_class
 from .data.datasets import to_uint8
-from .models import Classifier, Generator, load_model, read_card
+from .models import Classifier, CodeDAE, Generator, load_model, read_card
 from .models.fuse import fold_batchnorm
-from .sampling import ClassCondition, JointPrior, MALASampler, NoPrior, get_preset
+from .sampling import ClassCondition, DAEPrior, JointPrior, MALASampler, NoPrior, Prior, get_preset
 from .sampling.conditions import ConditionLike
 from .sampling.presets import DEFAULT_PRESET
 from .training.common import pick_device
@@ -84,6 +84,19 @@ class PPGNPipeline:
             self._generators[name] = fold_batchnorm(G)
         return self._generators[name]
 
+    def prior(self, kind: str, G: Generator) -> Prior:
+        """The prior a preset names: "none", "joint" (R(h) = E(G(h))) or "dae-h" (the shipped DAE on h)."""
+        if kind == "joint":
+            return JointPrior(G, self.classifier)
+        if kind == "dae-h":
+            return DAEPrior(self.code_dae)
+        return NoPrior()
+
+    @cached_property
+    def code_dae(self) -> CodeDAE:
+        """The separate DAE on h of PPGN-h, frozen."""
+        return load_model(self.folder / "dae-h.safetensors", self.device, expect=CodeDAE).requires_grad_(False)
+
     def card(self, name: str) -> dict:
         return read_card(self.folder / f"{name}.safetensors")
 
@@ -144,7 +157,7 @@ class PPGNPipeline:
         spec = get_preset(preset).with_overrides(steps=steps, eps1=eps1, eps2=eps2, eps3=eps3)
         # 2. Wire the parts.
         G = self.generator(spec.generator)
-        prior = JointPrior(G, self.classifier) if spec.prior == "joint" else NoPrior()
+        prior = self.prior(spec.prior, G)
         condition = condition or ClassCondition(self.classifier, labels.to(self.device), form=form)
         gen = torch.Generator(device="cpu").manual_seed(seed)
         h0 = self.initial_codes(num, init, gen)

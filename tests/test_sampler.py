@@ -6,10 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from ppgn.models import Classifier, ClassifierConfig, Generator, GeneratorConfig
+from ppgn.models import Classifier, ClassifierConfig, CodeDAE, CodeDAEConfig, Generator, GeneratorConfig
 from ppgn.sampling import (
     PRESETS,
     ClassCondition,
+    DAEPrior,
     GaussianCondition,
     GaussianPrior,
     JointPrior,
@@ -158,8 +159,15 @@ def test_unknown_gradient_form_names_the_valid_ones():
 def test_every_preset_runs_with_finite_codes_in_range(name):
     C, G = tiny_nets()
     preset = PRESETS[name].with_overrides(steps=20)
-    prior = JointPrior(G, C) if preset.prior == "joint" else NoPrior()
+    priors = {"joint": JointPrior(G, C), "dae-h": DAEPrior(CodeDAE(CodeDAEConfig(code_dim=16)).double()), "none": NoPrior()}
+    prior = priors[preset.prior]
     h0 = torch.rand(4, 16, generator=torch.Generator().manual_seed(3))
     out = MALASampler(preset.sampler).sample(h0, G, prior, ClassCondition(C, 1), generator=torch.Generator().manual_seed(0))
     assert out.images.shape == (4, 1, 28, 28) and torch.isfinite(out.h).all()
     assert (out.h >= 0).all()
+
+
+def test_dae_prior_score_is_reconstruction_minus_code():
+    dae = CodeDAE(CodeDAEConfig(code_dim=16)).double()
+    h = torch.rand(4, 16)
+    assert torch.allclose(DAEPrior(dae).score(h), dae(h) - h)

@@ -36,6 +36,17 @@ def test_generator_loss_drops_and_reconstructions_keep_the_class(digits_classifi
     assert isinstance(load_model(tmp_path / "generator.safetensors"), Generator)
 
 
+def test_code_dae_removes_part_of_the_noise(digits_classifier, tmp_path):
+    from ppgn.models import CodeDAE
+    from ppgn.training.dae import CodeDAETrainConfig, train_code_dae
+
+    path, _ = digits_classifier
+    config = CodeDAETrainConfig(dataset="digits", classifier=str(path), epochs=15, batch_size=64)
+    _, card = train_code_dae(config, tmp_path, quiet=True)
+    assert card["metrics"]["test_denoised_mse"] < card["metrics"]["test_noisy_mse"]
+    assert isinstance(load_model(tmp_path / "dae-h.safetensors"), CodeDAE)
+
+
 class Interrupt(Exception):
     pass
 

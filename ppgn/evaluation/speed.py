@@ -13,7 +13,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..sampling import ClassCondition, JointPrior, MALASampler, NoPrior, get_preset
+from ..sampling import ClassCondition, MALASampler, get_preset
 
 STEPS_PER_SAMPLE = 200
 
@@ -48,7 +48,7 @@ def _parts(pipe, preset_name: str, batch: int):
     preset = get_preset(preset_name)
     G = pipe.generator(preset.generator)
     C = pipe.classifier
-    prior = JointPrior(G, C) if preset.prior == "joint" else NoPrior()
+    prior = pipe.prior(preset.prior, G)
     labels = torch.arange(batch, device=pipe.device) % len(pipe.classes)
     return preset, G, prior, ClassCondition(C, labels)
 

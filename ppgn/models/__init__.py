@@ -1,6 +1,7 @@
-"""Networks: the encoder/classifier E/C, the generator G and discriminator D, the evaluator."""
+"""Networks: the encoder/classifier E/C, the generator G and discriminator D, the DAE on h, the evaluator."""
 
 from .classifier import Classifier, ClassifierConfig
+from .dae import CodeDAE, CodeDAEConfig
 from .evaluator import Evaluator, EvaluatorConfig
 from .generator import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from .io import WeightsError, load_model, read_card, save_model
@@ -8,6 +9,8 @@ from .io import WeightsError, load_model, read_card, save_model
 __all__ = [
     "Classifier",
     "ClassifierConfig",
+    "CodeDAE",
+    "CodeDAEConfig",
     "Discriminator",
     "DiscriminatorConfig",
     "Evaluator",

@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .classifier import Classifier, ClassifierConfig
+from .dae import CodeDAE, CodeDAEConfig
 from .evaluator import Evaluator, EvaluatorConfig
 from .generator import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
@@ -27,6 +28,7 @@ MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {
     "Generator": (Generator, GeneratorConfig),
     "Discriminator": (Discriminator, DiscriminatorConfig),
     "Evaluator": (Evaluator, EvaluatorConfig),
+    "CodeDAE": (CodeDAE, CodeDAEConfig),
 }
 
 

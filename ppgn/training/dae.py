@@ -1,0 +1,101 @@
+"""Recipe: train the separate DAE on h of PPGN-h.
+
+    ppgn train dae-h --dataset fashion-mnist --out runs/fashion-mnist/dae-h
+
+Codes h = E(x) of the training images (E frozen) are corrupted with Gaussian noise of σ = 0.5
+per-unit standard deviations (the level the Joint PPGN-h generator was trained with, so the two
+priors are comparable) and R is trained to restore them by mean squared error.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..data import load_dataset, to_tensor
+from ..models import Classifier, CodeDAE, CodeDAEConfig, load_model, save_model
+from .common import Checkpoint, batches, loss_summary, make_card, pick_device
+
+
+@dataclass(frozen=True)
+class CodeDAETrainConfig:
+    dataset: str = "fashion-mnist"
+    classifier: str = "runs/fashion-mnist/classifier/classifier.safetensors"  # the frozen E
+    noise: float = 0.5  # σ in per-unit standard deviations of h
+    epochs: int = 20
+    batch_size: int = 256
+    lr: float = 1e-3
+    train_subset: int = 0
+    seed: int = 0
+
+
+@torch.no_grad()
+def encode_all(encoder: Classifier, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    device = next(encoder.parameters()).device
+    return torch.cat([encoder.encode(images[i : i + batch].to(device))[1].cpu() for i in range(0, len(images), batch)])
+
+
+def train_code_dae(
+    config: CodeDAETrainConfig,
+    out: str | Path,
+    data_dir: str | None = None,
+    device: str | None = None,
+    quiet: bool = False,
+    checkpoint_every: int = 200,
+) -> tuple[CodeDAE, dict]:
+    """Train R on codes of the training set; saves ``out/dae-h.safetensors`` with a card."""
+    started = time.time()
+    dev = pick_device(device)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    encoder = load_model(config.classifier, dev, expect=Classifier)
+    train = load_dataset(config.dataset, "train", data_dir)
+    if config.train_subset:
+        train = train.subset(config.train_subset, gen)
+    test = load_dataset(config.dataset, "test", data_dir)
+    codes, test_codes = encode_all(encoder, to_tensor(train.images)), encode_all(encoder, to_tensor(test.images))
+    sigma = config.noise * codes.std(0)  # (D,)
+    dae = CodeDAE(CodeDAEConfig(code_dim=codes.shape[1])).to(dev)
+    opt = torch.optim.Adam(dae.parameters(), lr=config.lr)
+    steps_per_epoch = len(codes) // config.batch_size
+    total = config.epochs * steps_per_epoch
+
+    ckpt = Checkpoint(out)
+    parts = dict(dae=dae, opt=opt)
+    step, elapsed = ckpt.resume(config, gen, **parts)
+    history: list[float] = []
+    bar = tqdm(total=total, initial=step, disable=quiet, desc="train dae-h", dynamic_ncols=True)
+    while step < total:
+        epoch_gen = torch.Generator().manual_seed(config.seed * 1000 + step // steps_per_epoch)
+        for i, idx in enumerate(batches(len(codes), config.batch_size, epoch_gen)):
+            if i < step % steps_per_epoch:
+                continue
+            h = codes[idx]
+            noisy = (h + sigma * torch.randn(h.shape, generator=gen)).clamp_min(0)
+            loss = F.mse_loss(dae(noisy.to(dev)), h.to(dev))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            history.append(loss.item())
+            bar.update(1)
+            if step % checkpoint_every == 0 or step == total:
+                ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
+            if step == total:
+                break
+    bar.close()
+    dae.eval()
+    with torch.no_grad():  # held-out codes: how much of the noise R removes
+        noisy = (test_codes + sigma * torch.randn(test_codes.shape, generator=gen)).clamp_min(0)
+        metrics = {
+            "test_noisy_mse": round(F.mse_loss(noisy, test_codes).item(), 4),
+            "test_denoised_mse": round(F.mse_loss(dae(noisy.to(dev)).cpu(), test_codes).item(), 4),
+        } | loss_summary(history)
+    card = make_card(config, config.seed, train.sha256, elapsed + time.time() - started, metrics)
+    save_model(dae, Path(out) / "dae-h.safetensors", card)
+    return dae, card
