@@ -112,38 +112,44 @@ def _load_pipeline(model: str, device: Optional[str]):
     fail(f"unknown model {model!r}; valid: {', '.join(sorted(MODELS))}, or a folder of weights")
 
 
-@train_app.command("dae-h")
-def train_dae_cmd(
-    dataset: str = typer.Option("fashion-mnist", help="fashion-mnist or digits."),
-    classifier: Optional[Path] = typer.Option(None, help="The frozen encoder E (default runs/DATASET/classifier/classifier.safetensors)."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/dae-h)."),
-    noise: float = typer.Option(0.5, help="Noise on h in per-unit stds."),
-    epochs: int = typer.Option(0, help="Epochs (0 = the recipe's default)."),
-    seed: int = 0,
-    data_dir: Optional[Path] = DataDir,
-    device: Optional[str] = Device,
-    quiet: bool = Quiet,
-):
-    """Train the separate denoising autoencoder on h of PPGN-h."""
-    from .data import DataNotFoundError
-    from .models import WeightsError
-    from .training.dae import CodeDAETrainConfig, train_code_dae
+def _dae_command(space: str, default_noise: float, default_epochs: int, summary: str):
+    """`train dae-h` and `train dae-x` differ only in the space the DAE models and its defaults."""
 
-    if noise <= 0:
-        fail(f"--noise must be > 0 for a denoising autoencoder, got {noise}")
-    config = CodeDAETrainConfig(
-        dataset=dataset,
-        classifier=str(classifier or f"runs/{dataset}/classifier/classifier.safetensors"),
-        noise=noise,
-        epochs=epochs or CodeDAETrainConfig().epochs,
-        seed=seed,
-    )
-    out = out or Path(f"runs/{dataset}/dae-h")
-    try:
-        _, card = train_code_dae(config, out, data_dir, device, quiet)
-    except (DataNotFoundError, WeightsError, ValueError) as err:
-        fail(str(err))
-    typer.echo(f"dae-h: {card['metrics']} → {out}")
+    def command(
+        dataset: str = typer.Option("fashion-mnist", help="fashion-mnist or digits."),
+        classifier: Optional[Path] = typer.Option(None, help="The frozen encoder E, for dae-h (default runs/DATASET/classifier/classifier.safetensors)."),
+        out: Optional[Path] = typer.Option(None, help=f"Output folder (default runs/DATASET/dae-{space})."),
+        noise: float = typer.Option(default_noise, help="Noise σ (per-unit stds of h, or pixel units of x)."),
+        epochs: int = typer.Option(default_epochs, help="Epochs."),
+        seed: int = 0,
+        data_dir: Optional[Path] = DataDir,
+        device: Optional[str] = Device,
+        quiet: bool = Quiet,
+    ):
+        from .data import DataNotFoundError
+        from .models import WeightsError
+        from .training.dae import CodeDAETrainConfig, train_code_dae
+
+        if noise <= 0:
+            fail(f"--noise must be > 0 for a denoising autoencoder, got {noise}")
+        config = CodeDAETrainConfig(
+            dataset=dataset,
+            classifier=str(classifier or f"runs/{dataset}/classifier/classifier.safetensors"),
+            noise=noise, epochs=epochs, seed=seed, space=space,
+        )
+        target = out or Path(f"runs/{dataset}/dae-{space}")
+        try:
+            _, card = train_code_dae(config, target, data_dir, device, quiet)
+        except (DataNotFoundError, WeightsError, ValueError) as err:
+            fail(str(err))
+        typer.echo(f"dae-{space}: {card['metrics']} → {target}")
+
+    command.__doc__ = summary
+    return command
+
+
+train_app.command("dae-h")(_dae_command("h", 0.5, 20, "Train the separate denoising autoencoder on h of PPGN-h."))
+train_app.command("dae-x")(_dae_command("x", 0.25, 3, "Train the denoising autoencoder on images of PPGN-x."))
 
 
 def _read_image(path: Path, pipe):
@@ -171,7 +177,7 @@ def sample_cmd(
     class_: str = typer.Option(..., "--class", "-c", help="Class name or index, or 'all' (then --num per class)."),
     num: int = typer.Option(16, "--num", "-n", help="Samples (per class with --class all)."),
     seed: int = typer.Option(0, help="Same seed, same images."),
-    preset: str = typer.Option("joint-ppgn-h", help="dgn-am, ppgn-h, joint-ppgn-h or noiseless-joint-ppgn-h."),
+    preset: str = typer.Option("joint-ppgn-h", help="dgn-am, ppgn-x, ppgn-h, joint-ppgn-h or noiseless-joint-ppgn-h."),
     steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
     eps1: Optional[float] = typer.Option(None, help="Prior weight ε1 (default: the preset's)."),
     eps2: Optional[float] = typer.Option(None, help="Condition weight ε2 (default: the preset's)."),

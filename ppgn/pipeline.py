@@ -19,9 +19,9 @@ from PIL import Image
 
 from .data import FASHION_MNIST_CLASSES, parse_class
 from .data.datasets import to_uint8
-from .models import Classifier, CodeDAE, Generator, load_model, read_card
+from .models import Classifier, CodeDAE, Generator, ImageDAE, load_model, read_card
 from .models.fuse import fold_batchnorm
-from .sampling import ClassCondition, DAEPrior, JointPrior, MALASampler, NoPrior, Prior, get_preset
+from .sampling import ClassCondition, DAEPrior, ImageDAEPrior, JointPrior, MALASampler, NoPrior, Prior, get_preset
 from .sampling.conditions import ConditionLike
 from .sampling.presets import DEFAULT_PRESET
 from .training.common import pick_device
@@ -85,12 +85,19 @@ class PPGNPipeline:
         return self._generators[name]
 
     def prior(self, kind: str, G: Generator) -> Prior:
-        """The prior a preset names: "none", "joint" (R(h) = E(G(h))) or "dae-h" (the shipped DAE on h)."""
+        """The prior a preset names: "none", "joint" (R(h) = E(G(h))), "dae-h" or "dae-x" (shipped DAEs)."""
         if kind == "joint":
             return JointPrior(G, self.classifier)
         if kind == "dae-h":
             return DAEPrior(self.code_dae)
+        if kind == "dae-x":
+            return ImageDAEPrior(G, self.image_dae)
         return NoPrior()
+
+    @cached_property
+    def image_dae(self) -> ImageDAE:
+        """The DAE on images of PPGN-x, frozen."""
+        return load_model(self.folder / "dae-x.safetensors", self.device, expect=ImageDAE).requires_grad_(False)
 
     @cached_property
     def code_dae(self) -> CodeDAE:

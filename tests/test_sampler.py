@@ -6,12 +6,22 @@ import pytest
 import torch
 from torch import nn
 
-from ppgn.models import Classifier, ClassifierConfig, CodeDAE, CodeDAEConfig, Generator, GeneratorConfig
+from ppgn.models import (
+    Classifier,
+    ClassifierConfig,
+    CodeDAE,
+    CodeDAEConfig,
+    Generator,
+    GeneratorConfig,
+    ImageDAE,
+    ImageDAEConfig,
+)
 from ppgn.sampling import (
     PRESETS,
     ClassCondition,
     DAEPrior,
     GaussianCondition,
+    ImageDAEPrior,
     GaussianPrior,
     JointPrior,
     MALASampler,
@@ -159,7 +169,12 @@ def test_unknown_gradient_form_names_the_valid_ones():
 def test_every_preset_runs_with_finite_codes_in_range(name):
     C, G = tiny_nets()
     preset = PRESETS[name].with_overrides(steps=20)
-    priors = {"joint": JointPrior(G, C), "dae-h": DAEPrior(CodeDAE(CodeDAEConfig(code_dim=16)).double()), "none": NoPrior()}
+    priors = {
+        "joint": JointPrior(G, C),
+        "dae-h": DAEPrior(CodeDAE(CodeDAEConfig(code_dim=16)).double()),
+        "dae-x": ImageDAEPrior(G, ImageDAE(ImageDAEConfig(channels=(4, 4))).double()),
+        "none": NoPrior(),
+    }
     prior = priors[preset.prior]
     h0 = torch.rand(4, 16, generator=torch.Generator().manual_seed(3))
     out = MALASampler(preset.sampler).sample(h0, G, prior, ClassCondition(C, 1), generator=torch.Generator().manual_seed(0))
@@ -171,3 +186,13 @@ def test_dae_prior_score_is_reconstruction_minus_code():
     dae = CodeDAE(CodeDAEConfig(code_dim=16)).double()
     h = torch.rand(4, 16)
     assert torch.allclose(DAEPrior(dae).score(h), dae(h) - h)
+
+
+def test_image_dae_prior_is_the_image_score_pulled_back_through_G():
+    """J_G(h)ᵀ (R(x) − x) equals the finite-difference gradient of <R(x) − x, G(h)> with R(x) − x held fixed."""
+    _, G = tiny_nets()
+    dae = ImageDAE(ImageDAEConfig(channels=(4, 4))).double().eval()
+    h = torch.rand(2, 16)
+    direction = (dae(G(h)) - G(h)).detach()
+    expected = numerical_gradient(lambda v: (G(v) * direction).flatten(1).sum(1), h)
+    assert torch.allclose(ImageDAEPrior(G, dae).score(h), expected, rtol=1e-4, atol=1e-8)

@@ -47,6 +47,16 @@ def test_code_dae_removes_part_of_the_noise(digits_classifier, tmp_path):
     assert isinstance(load_model(tmp_path / "dae-h.safetensors"), CodeDAE)
 
 
+def test_image_dae_removes_part_of_the_noise(tmp_path):
+    from ppgn.models import ImageDAE
+    from ppgn.training.dae import CodeDAETrainConfig, train_code_dae
+
+    config = CodeDAETrainConfig(dataset="digits", space="x", noise=0.25, epochs=4, batch_size=64)
+    _, card = train_code_dae(config, tmp_path, quiet=True)
+    assert card["metrics"]["test_denoised_mse"] < card["metrics"]["test_noisy_mse"]
+    assert isinstance(load_model(tmp_path / "dae-x.safetensors"), ImageDAE)
+
+
 class Interrupt(Exception):
     pass
 

@@ -1,7 +1,7 @@
 """Networks: the encoder/classifier E/C, the generator G and discriminator D, the DAE on h, the evaluator."""
 
 from .classifier import Classifier, ClassifierConfig
-from .dae import CodeDAE, CodeDAEConfig
+from .dae import CodeDAE, CodeDAEConfig, ImageDAE, ImageDAEConfig
 from .evaluator import Evaluator, EvaluatorConfig
 from .generator import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from .io import WeightsError, load_model, read_card, save_model
@@ -16,6 +16,8 @@ __all__ = [
     "Evaluator",
     "EvaluatorConfig",
     "Generator",
+    "ImageDAE",
+    "ImageDAEConfig",
     "GeneratorConfig",
     "WeightsError",
     "load_model",

@@ -32,3 +32,27 @@ class CodeDAE(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.net(h)
+
+
+@dataclass(frozen=True)
+class ImageDAEConfig:
+    image_channels: int = 1
+    channels: tuple[int, int] = (32, 64)
+
+
+class ImageDAE(nn.Module):
+    """R_x: a noisy image (B, C, H, W) in [-1, 1] → the clean image: the prior of PPGN-x."""
+
+    def __init__(self, config: ImageDAEConfig = ImageDAEConfig()):
+        super().__init__()
+        self.config = config
+        c1, c2 = config.channels
+        self.net = nn.Sequential(
+            nn.Conv2d(config.image_channels, c1, 3, stride=2, padding=1), nn.ReLU(),  # H/2
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),  # H/4
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # H/2
+            nn.ConvTranspose2d(c1, config.image_channels, 4, stride=2, padding=1), nn.Tanh(),  # H
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .classifier import Classifier, ClassifierConfig
-from .dae import CodeDAE, CodeDAEConfig
+from .dae import CodeDAE, CodeDAEConfig, ImageDAE, ImageDAEConfig
 from .evaluator import Evaluator, EvaluatorConfig
 from .generator import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
@@ -29,6 +29,7 @@ MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {
     "Discriminator": (Discriminator, DiscriminatorConfig),
     "Evaluator": (Evaluator, EvaluatorConfig),
     "CodeDAE": (CodeDAE, CodeDAEConfig),
+    "ImageDAE": (ImageDAE, ImageDAEConfig),
 }
 
 

@@ -2,7 +2,7 @@
 
 from .conditions import ClassCondition, Condition, ConditionLike, GaussianCondition, SumCondition
 from .presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
-from .priors import DAEPrior, GaussianPrior, JointPrior, NoPrior, Prior
+from .priors import DAEPrior, GaussianPrior, ImageDAEPrior, JointPrior, NoPrior, Prior
 from .sampler import MALASampler, SampleOutput, SamplerConfig
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_PRESET",
     "GaussianCondition",
     "GaussianPrior",
+    "ImageDAEPrior",
     "JointPrior",
     "MALASampler",
     "NoPrior",

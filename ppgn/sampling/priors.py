@@ -57,3 +57,20 @@ class JointPrior:
     def score(self, h: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
         x = self.generator(h) if x is None else x.detach()
         return self.encoder.encode(x)[1] - h
+
+
+class ImageDAEPrior:
+    """PPGN-x: a DAE R_x on images, its score pulled back to h through G:
+    ∇h log p(G(h)) ≈ J_G(h)ᵀ (R_x(x) − x), one vector-Jacobian product per step."""
+
+    def __init__(self, generator: nn.Module, dae: nn.Module):
+        self.generator, self.dae = generator, dae
+
+    def score(self, h: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        with torch.enable_grad():
+            h = h.detach().requires_grad_(True)
+            x = self.generator(h)
+            with torch.no_grad():
+                direction = self.dae(x) - x  # ≈ σ²·∇x log p(x)
+            (pulled_back,) = torch.autograd.grad(x, h, grad_outputs=direction)
+        return pulled_back
