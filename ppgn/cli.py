@@ -128,18 +128,18 @@ def _dae_command(space: str, default_noise: float, default_epochs: int, summary:
     ):
         from .data import DataNotFoundError
         from .models import WeightsError
-        from .training.dae import CodeDAETrainConfig, train_code_dae
+        from .training.dae import DAETrainConfig, train_dae
 
         if noise <= 0:
             fail(f"--noise must be > 0 for a denoising autoencoder, got {noise}")
-        config = CodeDAETrainConfig(
+        config = DAETrainConfig(
             dataset=dataset,
             classifier=str(classifier or f"runs/{dataset}/classifier/classifier.safetensors"),
             noise=noise, epochs=epochs, seed=seed, space=space,
         )
         target = out or Path(f"runs/{dataset}/dae-{space}")
         try:
-            _, card = train_code_dae(config, target, data_dir, device, quiet)
+            _, card = train_dae(config, target, data_dir, device, quiet)
         except (DataNotFoundError, WeightsError, ValueError) as err:
             fail(str(err))
         typer.echo(f"dae-{space}: {card['metrics']} → {target}")

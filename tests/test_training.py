@@ -38,21 +38,21 @@ def test_generator_loss_drops_and_reconstructions_keep_the_class(digits_classifi
 
 def test_code_dae_removes_part_of_the_noise(digits_classifier, tmp_path):
     from ppgn.models import CodeDAE
-    from ppgn.training.dae import CodeDAETrainConfig, train_code_dae
+    from ppgn.training.dae import DAETrainConfig, train_dae
 
     path, _ = digits_classifier
-    config = CodeDAETrainConfig(dataset="digits", classifier=str(path), epochs=15, batch_size=64)
-    _, card = train_code_dae(config, tmp_path, quiet=True)
+    config = DAETrainConfig(dataset="digits", classifier=str(path), epochs=15, batch_size=64)
+    _, card = train_dae(config, tmp_path, quiet=True)
     assert card["metrics"]["test_denoised_mse"] < card["metrics"]["test_noisy_mse"]
     assert isinstance(load_model(tmp_path / "dae-h.safetensors"), CodeDAE)
 
 
 def test_image_dae_removes_part_of_the_noise(tmp_path):
     from ppgn.models import ImageDAE
-    from ppgn.training.dae import CodeDAETrainConfig, train_code_dae
+    from ppgn.training.dae import DAETrainConfig, train_dae
 
-    config = CodeDAETrainConfig(dataset="digits", space="x", noise=0.25, epochs=4, batch_size=64)
-    _, card = train_code_dae(config, tmp_path, quiet=True)
+    config = DAETrainConfig(dataset="digits", space="x", noise=0.25, epochs=4, batch_size=64)
+    _, card = train_dae(config, tmp_path, quiet=True)
     assert card["metrics"]["test_denoised_mse"] < card["metrics"]["test_noisy_mse"]
     assert isinstance(load_model(tmp_path / "dae-x.safetensors"), ImageDAE)
 

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, ClassifierConfig, Evaluator, EvaluatorConfig, save_model
-from .common import Checkpoint, batches, loss_summary, make_card, pick_device
+from .common import Checkpoint, batches, encode_all, loss_summary, make_card, pick_device
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,9 @@ def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 
 @torch.no_grad()
-def set_code_statistics(model: Classifier, images: torch.Tensor, batch: int = 1000) -> None:
+def set_code_statistics(model: Classifier, images: torch.Tensor) -> None:
     """Store the per-unit maximum of h = E(x) and a Gaussian fit of h over ``images``."""
-    model.eval()
-    device = next(model.parameters()).device
-    h = torch.cat([model.encode(images[i : i + batch].to(device))[1].cpu() for i in range(0, len(images), batch)])
-    h = h.double()
+    h = encode_all(model, images).double()
     cov = torch.cov(h.T) + 1e-4 * torch.eye(h.shape[1], dtype=h.dtype)  # jitter: dead units have zero variance
     model.code_max.copy_(h.amax(0).float())
     model.code_mean.copy_(h.mean(0).float())

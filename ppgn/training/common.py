@@ -23,6 +23,20 @@ def pick_device(device: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+@torch.no_grad()
+def encode_in_batches(encoder: torch.nn.Module, images: torch.Tensor, batch: int = 1000) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(h1, h) = E(x) for ``images`` (N, C, H, W), a batch at a time, on the encoder's device."""
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    for i in range(0, len(images), batch):
+        yield encoder.encode(images[i : i + batch].to(device))
+
+
+def encode_all(encoder: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """h = E(x) for all ``images``, on the CPU: (N, D)."""
+    return torch.cat([h.cpu() for _, h in encode_in_batches(encoder, images)])
+
+
 def batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
     """Indices of one epoch in shuffled batches (the last, smaller batch dropped)."""
     order = torch.randperm(n, generator=generator)

@@ -21,11 +21,11 @@ from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, CodeDAE, CodeDAEConfig, ImageDAE, ImageDAEConfig, load_model, save_model
-from .common import Checkpoint, batches, loss_summary, make_card, pick_device
+from .common import Checkpoint, batches, encode_all, loss_summary, make_card, pick_device
 
 
 @dataclass(frozen=True)
-class CodeDAETrainConfig:
+class DAETrainConfig:
     dataset: str = "fashion-mnist"
     classifier: str = "runs/fashion-mnist/classifier/classifier.safetensors"  # the frozen E (space "h")
     noise: float = 0.5  # σ: per-unit standard deviations of h, or pixel units of x in [-1, 1]
@@ -37,14 +37,8 @@ class CodeDAETrainConfig:
     space: str = "h"  # "h": a DAE on codes (PPGN-h); "x": a DAE on images (PPGN-x)
 
 
-@torch.no_grad()
-def encode_all(encoder: Classifier, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    device = next(encoder.parameters()).device
-    return torch.cat([encoder.encode(images[i : i + batch].to(device))[1].cpu() for i in range(0, len(images), batch)])
-
-
-def train_code_dae(
-    config: CodeDAETrainConfig,
+def train_dae(
+    config: DAETrainConfig,
     out: str | Path,
     data_dir: str | None = None,
     device: str | None = None,

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, load_model, save_model
-from .common import Checkpoint, batches, loss_summary, make_card, pick_device
+from .common import Checkpoint, batches, encode_in_batches, loss_summary, make_card, pick_device
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,10 @@ class GeneratorTrainConfig:
 
 
 @torch.no_grad()
-def code_statistics(encoder: Classifier, images: torch.Tensor, batch: int = 1000) -> dict[str, torch.Tensor]:
+def code_statistics(encoder: Classifier, images: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-unit std of h, and the variances of h and h1 (the loss normalisers)."""
-    device = next(encoder.parameters()).device
     hs, h1_sq, h1_sum, n = [], 0.0, 0.0, 0
-    for i in range(0, len(images), batch):
-        h1, h = encoder.encode(images[i : i + batch].to(device))
+    for h1, h in encode_in_batches(encoder, images):
         hs.append(h.cpu())
         h1_sum += h1.sum().item()
         h1_sq += h1.square().sum().item()
