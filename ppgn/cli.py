@@ -270,6 +270,7 @@ def eval_cmd(
     typer.echo(f"samples      {result['num_samples']}")
     typer.echo(f"accuracy     {result['accuracy']:.4f}  (evaluator agrees with the asked class)")
     typer.echo(f"diversity    {result['diversity']:.4f}  (within-class spread / real test images')")
+    typer.echo(f"ms-ssim      {result['ms_ssim']:.4f}  (mean within-class pair similarity; lower = more diverse)")
     typer.echo(f"fid          {result['fid']:.4f}  (Fréchet distance to real test images, evaluator features)")
     typer.echo(f"kid          {result['kid']:.4f} ± {result['kid_std']:.4f}")
     typer.echo(f"is           {result['inception_score']:.4f}  (Inception-Score-style, evaluator's p(y|x))")

@@ -12,6 +12,7 @@ from ..models import Evaluator, load_model
 from .distribution import distribution_metrics
 from .metrics import accuracy, diversity_ratio, evaluator_outputs, per_class_accuracy
 from .reference import load_reference
+from .similarity import ms_ssim_within_class
 
 
 @dataclass
@@ -31,8 +32,8 @@ class EvaluatorBundle:
 
 
 def evaluate_samples(images: np.ndarray, labels: np.ndarray, bundle: EvaluatorBundle) -> dict:
-    """Accuracy on the asked class (overall and per class), the within-class diversity ratio, and
-    Fréchet distance, KID and Inception-Score-style score against the real test features.
+    """Accuracy on the asked class (overall and per class), the within-class diversity ratio and
+    MS-SSIM, and Fréchet distance, KID and Inception-Score-style score against the real test features.
 
     Args:
         images: uint8 (N, H, W, C); labels: int64 (N,), the class asked for.
@@ -43,5 +44,6 @@ def evaluate_samples(images: np.ndarray, labels: np.ndarray, bundle: EvaluatorBu
         "accuracy": accuracy(logits, labels),
         "per_class_accuracy": per_class_accuracy(logits, labels),
         "diversity": diversity_ratio(features, labels, bundle.real_features, bundle.real_labels),
+        "ms_ssim": ms_ssim_within_class(images, labels),
         **distribution_metrics(images, bundle.network, bundle.real_features),
     }
