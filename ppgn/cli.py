@@ -382,6 +382,54 @@ def bench_speed_cmd(
         atomic_write(json_out, lambda tmp: Path(tmp).write_text(text))
 
 
+@bench_app.command("quality")
+def bench_quality_cmd(
+    model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
+    rows: Optional[str] = typer.Option(None, help="Comma-separated rows: real, reconstruction, presets, other model names (default: real, reconstruction and the five presets)."),
+    seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds (default 0,1,2; quick 0,1)."),
+    per_class: Optional[int] = typer.Option(None, help="Samples per class per seed (default 32; quick 4)."),
+    quick: bool = typer.Option(False, "--quick", help="A small run (a couple of minutes) that exercises everything."),
+    out_dir: Path = typer.Option(Path("docs"), help="Where results.md, results.json and figures/ go."),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Real data, reconstructions and every preset side by side, several seeds, plus an ε1 × ε3 grid."""
+    import dataclasses
+
+    from .data import DataNotFoundError
+    from .evaluation.quality import FULL, QUICK, bench_quality
+    from .evaluation.report import write_report
+    from .models import WeightsError
+
+    config = QUICK if quick else FULL
+    try:
+        if rows is not None:
+            config = dataclasses.replace(config, rows=tuple(r.strip() for r in rows.split(",") if r.strip()))
+        if seeds is not None:
+            config = dataclasses.replace(config, seeds=tuple(int(s) for s in seeds.split(",")))
+    except ValueError:
+        fail(f"--seeds must be comma-separated integers, got {seeds!r}")
+    if per_class is not None:
+        if per_class < 2:
+            fail(f"--per-class must be >= 2 (diversity needs pairs), got {per_class}")
+        config = dataclasses.replace(config, per_class=per_class)
+    if not config.rows or not config.seeds:
+        fail("--rows and --seeds must not be empty")
+    started = time.perf_counter()
+    try:
+        result = bench_quality(_load_pipeline(model, device), config, data_dir, progress=not quiet)
+    except (ValueError, WeightsError, DataNotFoundError) as err:
+        fail(str(err))
+    given = {"--rows": rows, "--seeds": seeds, "--per-class": per_class, "--out-dir": out_dir}
+    command = "ppgn bench quality" + " --quick" * quick + "".join(f" {k} {v}" for k, v in given.items() if v is not None)
+    paths = write_report(result, out_dir, command)
+    for row in result.rows:
+        (acc, _), (fid, _), (div, _) = (row.summary(m) for m in ("accuracy", "fid", "diversity"))
+        typer.echo(f"{row.name:<24} accuracy {acc:.3f}  FID {fid:.3f}  diversity {div:.3f}")
+    typer.echo(f"{time.perf_counter() - started:.0f} s → " + ", ".join(str(p) for p in paths[:2]))
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,226 @@
+"""Write a quality benchmark out: ``results.md``, ``results.json`` and matplotlib figures.
+
+Every number in the Markdown comes from the ``QualityResult`` it is given, and so do the
+verdicts on the paper's claims: each is a comparison of measured numbers, stated with them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..images import make_grid
+from ..models.io import atomic_write
+from .quality import METRICS, QualityResult
+
+HEADERS = {
+    "accuracy": "accuracy ↑", "fid": "FID ↓", "kid": "KID ↓", "inception_score": "IS ↑",
+    "diversity": "diversity (1 = real)", "ms_ssim": "MS-SSIM ↓", "distinct_classes": "classes visited",
+    "switch_rate": "switches followed", "seconds_per_sample": "s / sample",
+}
+
+
+def _fmt(mean: float, std: float, metric: str) -> str:
+    if math.isnan(mean):
+        return "–"
+    digits = 4 if metric in ("kid",) else 3 if metric != "seconds_per_sample" else 3
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _row_means(result: QualityResult) -> dict[str, dict[str, float]]:
+    return {row.name: {m: row.summary(m)[0] for m in METRICS} for row in result.rows}
+
+
+def claims(result: QualityResult) -> list[str]:
+    """The paper's comparative claims and this project's goals, each checked against the numbers."""
+    means, lines = _row_means(result), []
+
+    def verdict(ok: bool) -> str:
+        return "**reproduces**" if ok else "**does not reproduce**"
+
+    if "dgn-am" in means:
+        dgn = means["dgn-am"]
+        for name in ("ppgn-h", "joint-ppgn-h"):
+            if name in means:
+                m = means[name]
+                ok = m["diversity"] > dgn["diversity"] and m["ms_ssim"] < dgn["ms_ssim"]
+                lines.append(
+                    f"- A learned prior on h gives more diverse samples than DGN-AM ({name}): {verdict(ok)}. "
+                    f"Diversity {m['diversity']:.3f} vs {dgn['diversity']:.3f}, MS-SSIM {m['ms_ssim']:.3f} vs "
+                    f"{dgn['ms_ssim']:.3f}, at accuracy {m['accuracy']:.3f} vs {dgn['accuracy']:.3f}.")
+    if result.ablation:
+        low, high = min(c["eps1"] for c in result.ablation), max(c["eps1"] for c in result.ablation)
+        pairs = [(a, b) for a in result.ablation for b in result.ablation
+                 if a["eps3"] == b["eps3"] and a["eps1"] == low and b["eps1"] == high]
+        ok = all(b["diversity"] < a["diversity"] for a, b in pairs)
+        detail = "; ".join(f"ε3 = {a['eps3']:g}: {a['diversity']:.3f} → {b['diversity']:.3f}" for a, b in pairs)
+        lines.append(f"- Too strong a prior collapses diversity (ε1 {low:g} → {high:g}, "
+                     f"{result.config.ablation_preset}): {verdict(ok)}. Diversity {detail}.")
+    mixing = {n: m["distinct_classes"] for n, m in means.items() if not math.isnan(m["distinct_classes"])}
+    if "joint-ppgn-h" in mixing and "dgn-am" in mixing:
+        ok = mixing["joint-ppgn-h"] >= mixing["dgn-am"]
+        lines.append(f"- Joint PPGN-h chains move between classes at least as well as DGN-AM's: {verdict(ok)}. "
+                     f"Classes visited {mixing['joint-ppgn-h']:.2f} vs {mixing['dgn-am']:.2f} "
+                     f"of {result.config.mixing_segments}.")
+    if "joint-ppgn-h" in means and "real" in means:
+        m, real = means["joint-ppgn-h"], means["real"]
+        ratio = m["fid"] / real["fid"]
+        goals = [
+            ("accuracy ≥ 0.95", m["accuracy"] >= 0.95, f"{m['accuracy']:.3f}"),
+            ("FID ≤ 3× the real-data floor", ratio <= 3, f"{m['fid']:.3f} = {ratio:.1f}× {real['fid']:.3f}"),
+            ("diversity ≥ 0.9", m["diversity"] >= 0.9, f"{m['diversity']:.3f}"),
+        ]
+        for goal, ok, value in goals:
+            lines.append(f"- Goal for Joint PPGN-h, {goal}: {'met' if ok else '**missed**'} ({value}).")
+    return lines
+
+
+def markdown(result: QualityResult, command: str) -> str:
+    c = result.config
+    out = [
+        "# Measured results",
+        "",
+        f"Written by `{command}` on {platform.machine()} with torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads. Rows: {len(c.seeds)} seeds ({', '.join(map(str, c.seeds))}) × "
+        f"{c.per_class} samples per class; mean ± std over seeds. Chains: "
+        f"{'each preset’s own length' if c.steps is None else f'{c.steps} steps'}. Scored by the independent "
+        "evaluator (never used while sampling) against 10k real test images.",
+        "",
+        "| row | " + " | ".join(HEADERS[m] for m in METRICS) + " |",
+        "|---|" + "---|" * len(METRICS),
+    ]
+    for row in result.rows:
+        out.append(f"| {row.name} | " + " | ".join(_fmt(*row.summary(m), m) for m in METRICS) + " |")
+    out += [
+        "",
+        "`real`: real train images scored like samples (the floor). `reconstruction`: G(E(x)) of the same "
+        "images, the best this generator does when handed a real code. `classes visited`: distinct classes "
+        f"(per the evaluator) one chain ends {c.mixing_segments} segments of {c.mixing_steps} steps in, the asked "
+        f"class switching each segment ({c.mixing_chains} chains); `switches followed`: how often it ends in the "
+        "asked class.",
+        "",
+        "## The paper's claims and this project's goals, checked",
+        "",
+        *claims(result),
+    ]
+    if result.ablation:
+        eps1s = sorted({cell["eps1"] for cell in result.ablation})
+        eps3s = sorted({cell["eps3"] for cell in result.ablation})
+        cell = {(a["eps1"], a["eps3"]): a for a in result.ablation}
+        out += [
+            "",
+            f"## ε1 × ε3 ablation ({c.ablation_preset}, seed {c.seeds[0]}, {c.ablation_per_class} per class)",
+            "",
+            "Each cell: accuracy / diversity / FID / MS-SSIM.",
+            "",
+            "| ε1 \\ ε3 | " + " | ".join(f"{e:g}" for e in eps3s) + " |",
+            "|---|" + "---|" * len(eps3s),
+        ]
+        for e1 in eps1s:
+            out.append(f"| {e1:g} | " + " | ".join(
+                f"{cell[e1, e3]['accuracy']:.3f} / {cell[e1, e3]['diversity']:.3f} / {cell[e1, e3]['fid']:.3f} / "
+                f"{cell[e1, e3]['ms_ssim']:.3f}" for e3 in eps3s) + " |")
+    out += [
+        "",
+        "## Figures",
+        "",
+        "![samples per row](figures/samples.png)",
+        "",
+        "![diversity against accuracy](figures/diversity-accuracy.png)",
+        "",
+        "![class switching](figures/mixing.png)",
+        "",
+    ]
+    if result.ablation:
+        out += ["![ablation](figures/ablation.png)", ""]
+    return "\n".join(out)
+
+
+def _panel(ax, images: np.ndarray, columns: int, title: str) -> None:
+    grid = np.asarray(make_grid(images, columns, scale=1))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=255)
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+
+
+def _per_class_rows(images: np.ndarray, labels: np.ndarray, per_class: int) -> np.ndarray:
+    """The first ``per_class`` images of each class, class after class (a grid with a row per class)."""
+    return np.concatenate([images[labels == k][:per_class] for k in np.unique(labels)])
+
+
+def figures(result: QualityResult, folder: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, means = [], _row_means(result)
+    shown = min(8, result.config.per_class)
+
+    fig, axes = plt.subplots(1, len(result.rows), figsize=(2.2 * len(result.rows), 2.8))
+    for ax, row in zip(np.atleast_1d(axes), result.rows):
+        m = means[row.name]
+        _panel(ax, _per_class_rows(row.grid, row.grid_labels, shown), shown,
+               f"{row.name}\nacc {m['accuracy']:.2f}  FID {m['fid']:.2f}")
+    paths.append(_save(fig, folder / "samples.png"))
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for row in result.rows:
+        (acc, acc_sd), (div, div_sd) = row.summary("accuracy"), row.summary("diversity")
+        ax.errorbar(acc, div, xerr=acc_sd, yerr=div_sd, fmt="o", capsize=3, label=row.name)
+    for cell in result.ablation:
+        ax.plot(cell["accuracy"], cell["diversity"], "x", color="gray", alpha=0.6)
+    ax.axhline(1.0, color="gray", lw=0.5, ls="--")
+    ax.set_xlabel("evaluator accuracy on the asked class")
+    ax.set_ylabel("diversity (within-class spread / real)")
+    ax.set_title("diversity vs accuracy (× = ε1 × ε3 grid)", fontsize=9)
+    ax.legend(fontsize=7)
+    paths.append(_save(fig, folder / "diversity-accuracy.png"))
+
+    mixed = [row for row in result.rows if row.mixing_images is not None]
+    if mixed:
+        fig, axes = plt.subplots(1, len(mixed), figsize=(2.2 * len(mixed), 2.8))
+        for ax, row in zip(np.atleast_1d(axes), mixed):
+            chains = row.mixing_images[:6]
+            _panel(ax, chains.reshape(-1, *chains.shape[2:]), chains.shape[1],
+                   f"{row.name}\n{means[row.name]['distinct_classes']:.2f} classes visited")
+        paths.append(_save(fig, folder / "mixing.png"))
+
+    if result.ablation:
+        eps1s = sorted({c["eps1"] for c in result.ablation})
+        eps3s = sorted({c["eps3"] for c in result.ablation})
+        fig, axes = plt.subplots(len(eps1s), len(eps3s), figsize=(2.4 * len(eps3s), 2.6 * len(eps1s)), squeeze=False)
+        for cell in result.ablation:
+            ax = axes[eps1s.index(cell["eps1"]), eps3s.index(cell["eps3"])]
+            per = min(4, result.config.ablation_per_class)
+            _panel(ax, _per_class_rows(cell["images"], cell["labels"], per), per,
+                   f"ε1={cell['eps1']:g} ε3={cell['eps3']:g}\nacc {cell['accuracy']:.2f} div {cell['diversity']:.2f}")
+        paths.append(_save(fig, folder / "ablation.png"))
+    return paths
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    plt.close(fig)
+    return path
+
+
+def write_report(result: QualityResult, folder: str | Path, command: str) -> list[Path]:
+    """``results.md``, ``results.json`` and ``figures/*.png`` in ``folder``; returns the paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = figures(result, folder / "figures")
+    text = json.dumps(result.as_json(), indent=2, default=float) + "\n"
+    atomic_write(folder / "results.json", lambda tmp: Path(tmp).write_text(text))
+    md = markdown(result, command)
+    atomic_write(folder / "results.md", lambda tmp: Path(tmp).write_text(md))
+    return [folder / "results.md", folder / "results.json", *paths]

@@ -1,0 +1,94 @@
+"""The evaluation suite's own measures (MS-SSIM, mixing schedule) and `ppgn bench quality --quick`."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from ppgn.cli import app
+from ppgn.data.datasets import load_digits_28
+from ppgn.data.idx import write_idx
+from ppgn.evaluation.mixing import class_schedule
+from ppgn.evaluation.quality import METRICS, QUICK
+from ppgn.evaluation.similarity import ms_ssim_pairs, ms_ssim_within_class
+from ppgn.sampling import PRESETS
+
+
+def test_ms_ssim_is_one_for_identical_and_low_for_unrelated_images():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.rand(6, 1, 28, 28, generator=gen)
+    assert torch.allclose(ms_ssim_pairs(a, a), torch.ones(6, dtype=torch.float64))
+    assert ms_ssim_pairs(a, torch.rand(6, 1, 28, 28, generator=gen)).mean() < 0.1
+    blurred = (a + a.roll(1, -1) + a.roll(1, -2)) / 3  # related, not equal: in between
+    assert 0.2 < ms_ssim_pairs(a, blurred).mean() < 1.0
+
+
+def test_ms_ssim_within_class_sees_collapse_and_never_pairs_an_image_with_itself():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 5)
+    one_per_class = rng.integers(0, 256, (3, 28, 28, 1), dtype=np.uint8)
+    assert ms_ssim_within_class(one_per_class[labels], labels) == pytest.approx(1.0)  # every class collapsed
+    varied = rng.integers(0, 256, (15, 28, 28, 1), dtype=np.uint8)
+    assert ms_ssim_within_class(varied, labels) < 0.2  # would approach 1 if self-pairs slipped in
+    assert math.isnan(ms_ssim_within_class(varied[:3], np.arange(3)))  # no class has a pair
+
+
+def test_class_schedule_switches_class_every_segment():
+    for segments in (3, 10, 14):
+        s = class_schedule(20, segments, 10, seed=0)
+        assert s.shape == (20, segments) and s.min() >= 0 and s.max() <= 9
+        assert (s[:, 1:] != s[:, :-1]).all()
+        assert all(len(set(row[:10])) == min(10, segments) for row in s.tolist())
+    np.testing.assert_array_equal(class_schedule(4, 5, 10, 1), class_schedule(4, 5, 10, 1))
+
+
+@pytest.fixture
+def digits_as_fashion(tmp_path):
+    """sklearn digits written as a Fashion-MNIST folder: the real rows need training images."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        d = load_digits_28(split)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", d.images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", d.labels.astype(np.uint8))
+    return folder
+
+
+def test_bench_quality_quick_writes_every_row_metric_and_figure(tmp_path, digits_as_fashion):
+    out = tmp_path / "docs"
+    result = CliRunner().invoke(app, ["bench", "quality", "--quick", "--out-dir", str(out),
+                                      "--data-dir", str(digits_as_fashion), "--quiet"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "results.json").read_text())
+    names = [row["name"] for row in report["rows"]]
+    assert names == ["real", "reconstruction", *PRESETS]
+    for row in report["rows"]:
+        assert len(row["per_seed"]) == len(QUICK.seeds) and set(row["mean"]) == set(METRICS)
+        m, sd = row["mean"], row["std"]
+        assert 0 <= m["accuracy"] <= 1 and m["fid"] >= 0 and 0 <= m["ms_ssim"] <= 1 and m["diversity"] > 0
+        assert all(v is None or v >= 0 for v in sd.values())
+        if row["name"] in PRESETS:  # samplers are timed and switched mid-chain
+            assert m["seconds_per_sample"] > 0 and 1 <= m["distinct_classes"] <= QUICK.mixing_segments
+            assert 0 <= m["switch_rate"] <= 1
+        else:
+            assert m["seconds_per_sample"] is None and m["distinct_classes"] is None
+    cells = {(c["eps1"], c["eps3"]) for c in report["ablation"]}
+    assert cells == {(e1, e3) for e1 in QUICK.ablation_eps1 for e3 in QUICK.ablation_eps3}
+    md = (out / "results.md").read_text()
+    assert all(f"| {name} |" in md for name in names) and "ppgn bench quality --quick" in md
+    for figure in ("samples", "diversity-accuracy", "mixing", "ablation"):
+        assert (out / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--rows", "real,gan"], "unknown row 'gan'; valid: real, reconstruction"),
+    (["--seeds", "0,x"], "--seeds must be comma-separated integers"),
+    (["--per-class", "1"], "--per-class must be >= 2"),
+])
+def test_bench_quality_bad_input(tmp_path, args, message):
+    result = CliRunner().invoke(app, ["bench", "quality", "--quick", "--out-dir", str(tmp_path), *args])
+    assert result.exit_code == 2 and message in result.output
+    assert not any(tmp_path.iterdir())  # nothing written
