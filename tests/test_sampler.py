@@ -196,3 +196,26 @@ def test_image_dae_prior_is_the_image_score_pulled_back_through_G():
     direction = (dae(G(h)) - G(h)).detach()
     expected = numerical_gradient(lambda v: (G(v) * direction).flatten(1).sum(1), h)
     assert torch.allclose(ImageDAEPrior(G, dae).score(h), expected, rtol=1e-4, atol=1e-8)
+
+
+def test_chains_split_across_workers_give_the_chains_of_one_worker():
+    C, G = tiny_nets()
+    sampler = MALASampler(SamplerConfig(eps1=0.5, eps2=1.0, eps3=0.1, steps=6, step_size=0.05))
+    h0 = torch.rand(7, 16, generator=torch.Generator().manual_seed(3))
+    target = torch.tensor([0, 1, 2, 0, 1, 2, 1])  # per-chain classes must follow their chains
+    condition = ClassCondition(C, target) - 0.5 * ClassCondition(C, 2)
+    run = lambda w: sampler.sample(h0, G, JointPrior(G, C), condition, generator=torch.Generator().manual_seed(1),
+                                   workers=w)
+    one, three = run(1), run(3)
+    assert torch.allclose(one.h, three.h, atol=1e-10) and torch.allclose(one.prob, three.prob, atol=1e-10)
+    assert not torch.allclose(one.h, sampler.sample(h0, G, JointPrior(G, C), ClassCondition(C, target.flip(0)),
+                                                    generator=torch.Generator().manual_seed(1), workers=3).h)
+
+
+def test_conditions_that_cannot_be_split_run_as_one_group():
+    C, G = tiny_nets()
+    splittable = ClassCondition(C, torch.tensor([0, 1, 2, 0]))
+    groups = MALASampler._groups(torch.zeros(4, 16), splittable, workers=2)
+    assert [g for g, _ in groups] == [slice(0, 2), slice(2, 4)] and groups[1][1].target.tolist() == [2, 0]
+    opaque = splittable + GaussianCondition(torch.zeros(1, 1, 28, 28))  # GaussianCondition has no select
+    assert MALASampler._groups(torch.zeros(4, 16), opaque, workers=2) == [(slice(None), opaque)]

@@ -26,6 +26,14 @@ class Condition:
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - the protocol
         raise TypeError(f"{type(self).__name__} must define log_prob(x)")
 
+    def select(self, index: slice) -> "Condition | None":
+        """The same condition for chains ``index`` only, or None if it cannot be split.
+
+        Optional: a condition that can be split lets the sampler run groups of chains on
+        separate CPU cores. One that holds nothing per chain returns itself.
+        """
+        return None
+
     def __add__(self, other: ConditionLike) -> "SumCondition":
         return SumCondition([(1.0, self), (1.0, other)])
 
@@ -56,6 +64,10 @@ class SumCondition(Condition):
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return sum(w * c.log_prob(x) for w, c in self.terms)
 
+    def select(self, index: slice) -> "SumCondition | None":
+        parts = [getattr(c, "select", lambda _: None)(index) for _, c in self.terms]
+        return None if any(p is None for p in parts) else SumCondition([(w, p) for (w, _), p in zip(self.terms, parts)])
+
     def __repr__(self) -> str:
         return " + ".join(f"{w:g}*{c!r}" for w, c in self.terms)
 
@@ -77,6 +89,10 @@ class ClassCondition(Condition):
         if form not in self.FORMS:
             raise ValueError(f"unknown form {form!r}; valid: {', '.join(self.FORMS)}")
         self.classifier, self.target, self.form = classifier, target, form
+
+    def select(self, index: slice) -> "ClassCondition":
+        target = self.target[index] if isinstance(self.target, torch.Tensor) and self.target.dim() else self.target
+        return ClassCondition(self.classifier, target, self.form)
 
     def _target(self, batch: int, device) -> torch.Tensor:
         if isinstance(self.target, torch.Tensor):
