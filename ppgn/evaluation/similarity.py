@@ -30,7 +30,7 @@ def ms_ssim_pairs(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     weights = torch.tensor(SCALE_WEIGHTS[:scales])
     betas = tuple((weights / weights.sum()).tolist())
     return multiscale_structural_similarity_index_measure(
-        a.double(), b.double(), data_range=1.0, kernel_size=7, sigma=1.0, betas=betas,
+        a.float(), b.float(), data_range=1.0, kernel_size=7, sigma=1.0, betas=betas,
         reduction="none", normalize="relu",  # relu: a negative SSIM at one scale counts as 0, not NaN
     )
 
@@ -44,7 +44,7 @@ def ms_ssim_within_class(images: np.ndarray, labels: np.ndarray, pairs: int = 20
         The mean over classes of each class's mean pair similarity (NaN if no class has two images).
     """
     rng = np.random.default_rng(seed)
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).double() / 255.0
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
     per_class = []
     for k in np.unique(labels):
         members = np.flatnonzero(labels == k)

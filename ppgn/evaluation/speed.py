@@ -110,3 +110,32 @@ def bench_speed(pipe, preset: str = "joint-ppgn-h", batches=(1, 16, 64, 256), st
             "peak_mem_mb": round(peak_memory_mb(device), 1),
         })
     return rows
+
+
+def profile_by_operator(pipe, preset: str = "joint-ppgn-h", batch: int = 64, steps: int = 5, top: int = 12) -> list[dict]:
+    """Where a chain step's time goes: the ``top`` operators by their own time (torch.profiler).
+
+    Returns rows {"operator", "ms_per_step", "share", "calls_per_step"}, largest first; the
+    shares are of the total operator time, so they add to at most 1. The chains run as one
+    group (``workers=1``): the profiler sees the operators of the calling thread only.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    spec, G, prior, condition = _parts(pipe, preset, batch)
+    gen = torch.Generator().manual_seed(0)
+    h0 = pipe.initial_codes(batch, "gaussian", gen)
+    sampler = MALASampler(spec.with_overrides(steps=steps).sampler)
+    run = lambda: sampler.sample(h0, G, prior, condition, generator=gen, h_max=pipe.classifier.code_max, workers=1)
+    run()  # warm up
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if pipe.device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        run()
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
+    return [{
+        "operator": e.key,
+        "ms_per_step": round(e.self_cpu_time_total / 1000 / steps, 3),
+        "share": round(e.self_cpu_time_total / total, 4),
+        "calls_per_step": round(e.count / steps, 2),
+    } for e in events[:top]]
