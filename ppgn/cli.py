@@ -400,6 +400,7 @@ def bench_quality_cmd(
     per_class: Optional[int] = typer.Option(None, help="Samples per class per seed (default 32; quick 4)."),
     quick: bool = typer.Option(False, "--quick", help="A small run (a couple of minutes) that exercises everything."),
     out_dir: Path = typer.Option(Path("docs"), help="Where results.md, results.json and figures/ go."),
+    cache_dir: Optional[Path] = typer.Option(Path("runs/bench-quality"), help="Finished rows kept here: a rerun resumes, an added row costs only itself. 'none' to keep nothing."),
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
@@ -428,7 +429,8 @@ def bench_quality_cmd(
         fail("--rows and --seeds must not be empty")
     started = time.perf_counter()
     try:
-        result = bench_quality(_load_pipeline(model, device), config, data_dir, progress=not quiet)
+        cache = None if cache_dir is None or str(cache_dir) == "none" else cache_dir
+        result = bench_quality(_load_pipeline(model, device), config, data_dir, progress=not quiet, cache_dir=cache)
     except (ValueError, WeightsError, DataNotFoundError) as err:
         fail(str(err))
     given = {"--rows": rows, "--seeds": seeds, "--per-class": per_class, "--out-dir": out_dir}

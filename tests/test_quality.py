@@ -58,9 +58,10 @@ def digits_as_fashion(tmp_path):
 
 
 def test_bench_quality_quick_writes_every_row_metric_and_figure(tmp_path, digits_as_fashion):
-    out = tmp_path / "docs"
-    result = CliRunner().invoke(app, ["bench", "quality", "--quick", "--out-dir", str(out),
-                                      "--data-dir", str(digits_as_fashion), "--quiet"])
+    out, cache = tmp_path / "docs", tmp_path / "cache"
+    run = lambda *args: CliRunner().invoke(app, ["bench", "quality", "--quick", "--data-dir", str(digits_as_fashion),
+                                                 "--cache-dir", str(cache), "--quiet", *args])
+    result = run("--out-dir", str(out))
     assert result.exit_code == 0, result.output
     report = json.loads((out / "results.json").read_text())
     names = [row["name"] for row in report["rows"]]
@@ -81,6 +82,12 @@ def test_bench_quality_quick_writes_every_row_metric_and_figure(tmp_path, digits
     assert all(f"| {name} |" in md for name in names) and "ppgn bench quality --quick" in md
     for figure in ("samples", "diversity-accuracy", "mixing", "ablation"):
         assert (out / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    # A second run over some of the rows reuses the finished jobs: the timings match to the digit.
+    again = run("--out-dir", str(tmp_path / "again"), "--rows", "dgn-am,real", "--seeds", "1")
+    assert again.exit_code == 0, again.output
+    rows = {r["name"]: r for r in json.loads((tmp_path / "again" / "results.json").read_text())["rows"]}
+    first = {r["name"]: r for r in report["rows"]}
+    assert list(rows) == ["dgn-am", "real"] and rows["dgn-am"]["per_seed"] == first["dgn-am"]["per_seed"][1:]
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -89,6 +96,7 @@ def test_bench_quality_quick_writes_every_row_metric_and_figure(tmp_path, digits
     (["--per-class", "1"], "--per-class must be >= 2"),
 ])
 def test_bench_quality_bad_input(tmp_path, args, message):
-    result = CliRunner().invoke(app, ["bench", "quality", "--quick", "--out-dir", str(tmp_path), *args])
+    result = CliRunner().invoke(app, ["bench", "quality", "--quick", "--out-dir", str(tmp_path / "out"),
+                                      "--cache-dir", str(tmp_path / "cache"), *args])
     assert result.exit_code == 2 and message in result.output
-    assert not any(tmp_path.iterdir())  # nothing written
+    assert not any(tmp_path.iterdir())  # nothing written, not even the cache

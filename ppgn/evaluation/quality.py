@@ -19,9 +19,13 @@ this generator can do when it is handed a good code). An ε1 × ε3 grid of one 
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import math
+import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,7 @@ from tqdm import tqdm
 
 from ..data import load_fashion_mnist, to_tensor
 from ..data.datasets import to_uint8
+from ..models.io import atomic_write
 from ..sampling import PRESETS, get_preset
 from .evaluate import EvaluatorBundle, evaluate_samples
 from .mixing import measure_mixing
@@ -64,7 +69,7 @@ QUICK = QualityConfig(
 class RowResult:
     name: str
     per_seed: list[dict]  # one dict of METRICS per seed
-    grid: np.ndarray  # uint8 (N, H, W, C) samples of the first seed, grouped by class
+    grid: np.ndarray | None  # uint8 (N, H, W, C) samples of the first seed, grouped by class
     grid_labels: np.ndarray
     mixing_images: np.ndarray | None = None  # (chains, segments, H, W, C) of the first seed
 
@@ -164,50 +169,94 @@ def _check_rows(rows: tuple[str, ...]) -> None:
             raise ValueError(f"unknown row {name!r}; valid: {', '.join(valid)}")
 
 
+class _Cache:
+    """Finished jobs on disk: a killed run resumes, and a run with one more row costs that row.
+
+    A job is kept under a hash of everything that shapes its numbers except the row list and
+    the seeds (which name the job): the per-row settings and the model folder.
+    """
+
+    def __init__(self, folder: str | Path | None, config: QualityConfig, model_folder: Path):
+        key = {k: v for k, v in asdict(config).items() if k not in ("rows", "seeds")}
+        digest = hashlib.sha256(json.dumps([key, str(model_folder.resolve())], sort_keys=True).encode()).hexdigest()[:12]
+        self.folder = Path(folder) / digest if folder is not None else None
+
+    def get(self, job: str) -> dict | None:
+        path = self.folder / f"{job}.npz" if self.folder else None
+        if path is None or not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as f:
+            found = {k: f[k] for k in f.files}
+        found["metrics"] = json.loads(str(found["metrics"]))
+        return found
+
+    def put(self, job: str, metrics: dict, **arrays: np.ndarray) -> None:
+        if self.folder is None:
+            return
+        buffer = io.BytesIO()
+        np.savez(buffer, metrics=np.array(json.dumps(metrics)), **arrays)
+        atomic_write(self.folder / f"{job}.npz", lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+
+
 def bench_quality(
-    pipe, config: QualityConfig = FULL, data_dir: str | Path | None = None, progress: bool = True
+    pipe, config: QualityConfig = FULL, data_dir: str | Path | None = None, progress: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> QualityResult:
-    """Run every row with every seed, then the ε1 × ε3 grid; see the module docstring."""
+    """Run every row with every seed, then the ε1 × ε3 grid; see the module docstring.
+
+    Args:
+        cache_dir: keep each finished (row, seed) there and reuse it on the next run.
+    """
     _check_rows(config.rows)
     bundle = EvaluatorBundle.from_folder(pipe.folder, pipe.device)
-    rows = _Rows(pipe, data_dir)
+    rows, cache = _Rows(pipe, data_dir), _Cache(cache_dir, config, pipe.folder)
     labels = np.repeat(np.arange(len(pipe.classes)), config.per_class)
-    results = []
+    results = {name: RowResult(name, [], None, labels) for name in config.rows}
     jobs = [(name, seed) for name in config.rows for seed in config.seeds]
     bar = tqdm(jobs, desc="bench quality", disable=not progress)
     for name, seed in bar:
         bar.set_postfix_str(f"{name} seed {seed}")
-        images, seconds = rows.draw(name, labels, seed, config.steps)
-        metrics = _score(images, labels, bundle, seconds)
-        mixing = None
-        if name in PRESETS:
-            mixing = measure_mixing(pipe, bundle.network, name, config.mixing_chains, config.mixing_segments,
-                                    config.mixing_steps, seed)
-            metrics.update(mixing.as_dict())
+        job = cache.get(f"{name}-seed{seed}")
+        if job is None:
+            images, seconds = rows.draw(name, labels, seed, config.steps)
+            job = {"metrics": _score(images, labels, bundle, seconds), "images": images}
+            if name in PRESETS:
+                mixing = measure_mixing(pipe, bundle.network, name, config.mixing_chains, config.mixing_segments,
+                                        config.mixing_steps, seed)
+                job["metrics"].update(mixing.as_dict())
+                job["mixing"] = mixing.images
+            cache.put(f"{name}-seed{seed}", **job)
+        row = results[name]
+        row.per_seed.append(job["metrics"])
         if seed == config.seeds[0]:
-            results.append(RowResult(name, [], images, labels, mixing.images if mixing else None))
-        next(r for r in results if r.name == name).per_seed.append(metrics)
-    return QualityResult(config, results, _ablation(pipe, bundle, config, progress))
+            row.grid, row.mixing_images = job["images"], job.get("mixing")
+    return QualityResult(config, list(results.values()), _ablation(pipe, bundle, config, cache, progress))
 
 
 def _score(images: np.ndarray, labels: np.ndarray, bundle: EvaluatorBundle, seconds: float) -> dict:
     r = evaluate_samples(images, labels, bundle)
     metrics = {m: r[m] for m in METRICS if m in r}
     metrics.update(distinct_classes=float("nan"), switch_rate=float("nan"), seconds_per_sample=seconds / len(labels))
+    metrics["load_per_core"] = os.getloadavg()[0] / (os.cpu_count() or 1)  # timings mean less on a busy machine
     return metrics
 
 
-def _ablation(pipe, bundle: EvaluatorBundle, config: QualityConfig, progress: bool) -> list[dict]:
+def _ablation(pipe, bundle: EvaluatorBundle, config: QualityConfig, cache: _Cache, progress: bool) -> list[dict]:
     """The ε1 × ε3 grid of ``config.ablation_preset`` (ε2 and everything else as the preset has it)."""
     labels = np.repeat(np.arange(len(pipe.classes)), config.ablation_per_class)
     cells = [(e1, e3) for e1 in config.ablation_eps1 for e3 in config.ablation_eps3]
     grid = []
     for eps1, eps3 in tqdm(cells, desc=f"ablation ε1×ε3 ({config.ablation_preset})", disable=not progress):
-        started = time.perf_counter()
-        out = pipe.sample(labels.tolist(), num=len(labels), preset=config.ablation_preset, seed=config.seeds[0],
-                          steps=config.steps, eps1=eps1, eps3=eps3)
-        metrics = _score(out.array, labels, bundle, time.perf_counter() - started)
-        del metrics["distinct_classes"], metrics["switch_rate"]
-        grid.append({"eps1": eps1, "eps3": eps3, **metrics, "images": out.array, "labels": labels})
+        name = f"ablation-{config.ablation_preset}-eps1={eps1:g}-eps3={eps3:g}-seed{config.seeds[0]}"
+        job = cache.get(name)
+        if job is None:
+            started = time.perf_counter()
+            out = pipe.sample(labels.tolist(), num=len(labels), preset=config.ablation_preset, seed=config.seeds[0],
+                              steps=config.steps, eps1=eps1, eps3=eps3)
+            metrics = _score(out.array, labels, bundle, time.perf_counter() - started)
+            del metrics["distinct_classes"], metrics["switch_rate"]
+            job = {"metrics": metrics, "images": out.array}
+            cache.put(name, **job)
+        grid.append({"eps1": eps1, "eps3": eps3, **job["metrics"], "images": job["images"], "labels": labels})
     return grid
 

@@ -96,7 +96,11 @@ def markdown(result: QualityResult, command: str) -> str:
     ]
     for row in result.rows:
         out.append(f"| {row.name} | " + " | ".join(_fmt(*row.summary(m), m) for m in METRICS) + " |")
+    loads = [s.get("load_per_core", float("nan")) for row in result.rows for s in row.per_seed]
     out += [
+        "",
+        f"Machine load while rows ran (1-minute load average per core): {np.nanmin(loads):.1f} to {np.nanmax(loads):.1f}; "
+        "above 1, other processes shared the cores and `s / sample` overstates the time on an idle machine.",
         "",
         "`real`: real train images scored like samples (the floor). `reconstruction`: G(E(x)) of the same "
         "images, the best this generator does when handed a real code. `classes visited`: distinct classes "
