@@ -122,7 +122,7 @@ def test_eval_rejects_files_that_break_the_contract(tmp_path, arrays, needle):
 
 def test_bench_speed_writes_the_documented_json(tmp_path):
     report = tmp_path / "speed.json"
-    result = run("bench", "speed", "--batches", "1,3", "--steps", 1, "--json", report)
+    result = run("bench", "speed", "--batches", "1,3", "--steps", 1, "--json", report, "--profile")
     assert result.exit_code == 0, result.output
     import json
 
@@ -131,6 +131,9 @@ def test_bench_speed_writes_the_documented_json(tmp_path):
     assert [r["batch"] for r in rows] == [1, 3] and all(keys <= set(r) for r in rows)
     assert rows[1]["flops_per_step"] == 3 * rows[0]["flops_per_step"]  # chains are independent
     assert all(r["ms_per_sample"] > 0 and r["matmul_fp32_gflops"] > 0 for r in rows)
+    profile = rows[1]["profile"]  # where the time goes, at the largest batch
+    assert "profile" not in rows[0] and 0 < sum(op["share"] for op in profile) <= 1.0001
+    assert any("conv" in op["operator"] for op in profile) and "where a step's time goes" in result.output
 
 
 def test_init_image_of_the_wrong_size_is_refused(tmp_path):
