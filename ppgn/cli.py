@@ -381,6 +381,11 @@ def bench_speed_cmd(
         atomic_write(json_out, lambda tmp: Path(tmp).write_text(text))
 
 
+from . import cli_cinn  # noqa: E402 (the cINN commands live in their own module)
+
+cli_cinn.register(app, train_app)
+
+
 def main() -> None:
     app()
 

@@ -18,6 +18,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from .cinn import CINN, CINNConfig
 from .classifier import Classifier, ClassifierConfig
 from .dae import CodeDAE, CodeDAEConfig, ImageDAE, ImageDAEConfig
 from .evaluator import Evaluator, EvaluatorConfig
@@ -30,6 +31,7 @@ MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {
     "Evaluator": (Evaluator, EvaluatorConfig),
     "CodeDAE": (CodeDAE, CodeDAEConfig),
     "ImageDAE": (ImageDAE, ImageDAEConfig),
+    "CINN": (CINN, CINNConfig),
 }
 
 
