@@ -80,3 +80,42 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
     app.add_typer(data_app, name="data")
     app.add_typer(cinn_app, name="cinn")
     train_app.command("cinn")(train_cinn_cmd)
+
+
+def sample_cinn(pipe, target, num: int, seed: int, temperature: float | None, ppgn_only: dict):
+    """``ppgn sample`` for a cINN: one inverse pass; PPGN's chain options make no sense here."""
+    given = [name for name, value in ppgn_only.items() if value is not None]
+    if given:
+        fail(f"{', '.join(given)} apply to PPGN chains, not to a cINN; valid for a cINN: --class, --num, --seed, --temperature")
+    if temperature is not None and not 0 < temperature <= 10:
+        fail(f"--temperature must be in (0, 10], got {temperature}")
+    return pipe.sample(target, num=num, seed=seed, temperature=1.0 if temperature is None else temperature)
+
+
+def bits_per_dim_report(pipe, model: str, samples, json_out: Optional[Path], data_dir: Optional[Path]) -> None:
+    """``ppgn eval --bits-per-dim``: the cINN's test-set bits/dim (uniform dequantisation, a bound)."""
+    import json
+    import time
+
+    from .data import DataNotFoundError, load_dataset
+    from .models import WeightsError
+    from .models.io import atomic_write
+    from .training.cinn import evaluate_bits_per_dim
+
+    if getattr(pipe, "kind", "ppgn") != "cinn":
+        fail(f"--bits-per-dim needs a cINN model (mnist-cinn, fashion-mnist-cinn), not {model}: PPGN has no likelihood")
+    if samples is not None:
+        fail("--bits-per-dim scores the test set; give no samples file with it")
+    try:
+        dataset = pipe.card().get("training_config", {}).get("dataset", "mnist")
+        test = load_dataset(dataset, "test", data_dir)
+        started = time.perf_counter()
+        bpd = evaluate_bits_per_dim(pipe.network, test.images, test.labels)
+    except (DataNotFoundError, ValueError, WeightsError) as err:
+        fail(str(err))
+    result = {"model": model, "dataset": dataset, "split": "test", "num_images": len(test), "bits_per_dim": round(bpd, 4),
+              "dequantisation": "uniform, one draw, seed 0", "seconds": round(time.perf_counter() - started, 1)}
+    typer.echo(f"bits/dim     {bpd:.4f}  ({dataset} test, {len(test)} images, uniform dequantisation: an upper bound)")
+    if json_out is not None:
+        text = json.dumps(result, indent=2) + "\n"
+        atomic_write(json_out, lambda tmp: Path(tmp).write_text(text))

@@ -62,7 +62,7 @@ def pixels_to_flow(pixels: torch.Tensor, noise: torch.Tensor, alpha: float) -> t
     """
     y = (pixels + noise) / 256.0
     if alpha == 0:
-        return y, torch.zeros(len(y), device=y.device)
+        return y, torch.zeros(len(y), dtype=y.dtype, device=y.device)
     s = alpha + (1 - 2 * alpha) * y
     x = torch.log(s) - torch.log1p(-s)
     log_det = (log(1 - 2 * alpha) - torch.log(s) - torch.log1p(-s)).flatten(1).sum(1)
@@ -151,7 +151,7 @@ class CINN(nn.Module):
         if self.cond_net is None:
             return []
         if self.config.condition == "class":
-            c = nn.functional.one_hot(c.long(), self.config.num_classes).float()
+            c = nn.functional.one_hot(c.long(), self.config.num_classes).to(self.cond_net[0].weight.dtype)
         return [self.cond_net(c)]
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, rev: bool = False, jac: bool = True):
@@ -170,6 +170,6 @@ class CINN(nn.Module):
 
     def sample(self, c: torch.Tensor | None, num: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """x = f⁻¹(T·z; c), z ~ N(0, I) drawn on the CPU from ``generator``: (num, *x_shape)."""
-        device = next(self.parameters()).device
-        z = torch.randn(num, self.config.dims, generator=generator).to(device) * temperature
+        weight = next(p for p in self.parameters() if p.is_floating_point())  # (permutations are integer parameters)
+        z = torch.randn(num, self.config.dims, generator=generator, dtype=weight.dtype).to(weight.device) * temperature
         return self(z, c, rev=True, jac=False)[0]
