@@ -75,11 +75,47 @@ def train_cinn_cmd(
     typer.echo(f"cinn: {card['metrics']} → {target}")
 
 
+def train_flow_prior_cmd(
+    dataset: str = typer.Option("fashion-mnist", help="fashion-mnist or digits."),
+    classifier: Path = typer.Option(Path("ppgn/weights/fashion-mnist/classifier.safetensors"), help="The frozen encoder E."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/flow-prior)."),
+    noise: float = typer.Option(0.5, help="Smoothing σ in per-unit stds of h (as the DAE on h)."),
+    epochs: int = typer.Option(15, help="Epochs."),
+    blocks: int = typer.Option(6, help="Permute + GLOW coupling blocks."),
+    hidden: int = typer.Option(96, help="Sub-network width."),
+    seed: int = typer.Option(0, help="Random seed."),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Train a normalising flow on codes h = E(x): the exact prior of preset ppgn-flow."""
+    from .data import DataNotFoundError
+    from .models import WeightsError
+    from .training.flow_prior import FlowPriorTrainConfig, train_flow_prior
+
+    if dataset not in ("fashion-mnist", "digits"):
+        fail(f"unknown dataset {dataset!r}; valid: fashion-mnist, digits")
+    if noise <= 0:
+        fail(f"--noise must be > 0 (codes are post-ReLU: without smoothing they have no density), got {noise}")
+    for name, value in (("epochs", epochs), ("blocks", blocks), ("hidden", hidden)):
+        if value <= 0:
+            fail(f"--{name} must be > 0, got {value}")
+    config = FlowPriorTrainConfig(dataset=dataset, classifier=str(classifier), noise=noise, epochs=epochs,
+                                  blocks=blocks, hidden=hidden, seed=seed)  # fmt: skip
+    target = out or Path(f"runs/{dataset}/flow-prior")
+    try:
+        _, card = train_flow_prior(config, target, data_dir, device, quiet)
+    except (DataNotFoundError, WeightsError, ValueError) as err:
+        fail(str(err))
+    typer.echo(f"flow-prior: {card['metrics']} → {target}")
+
+
 def register(app: typer.Typer, train_app: typer.Typer) -> None:
     """Add the cINN commands to the main app."""
     app.add_typer(data_app, name="data")
     app.add_typer(cinn_app, name="cinn")
     train_app.command("cinn")(train_cinn_cmd)
+    train_app.command("flow-prior")(train_flow_prior_cmd)
 
 
 def sample_cinn(pipe, target, num: int, seed: int, temperature: float | None, ppgn_only: dict):
@@ -119,3 +155,70 @@ def bits_per_dim_report(pipe, model: str, samples, json_out: Optional[Path], dat
     if json_out is not None:
         text = json.dumps(result, indent=2) + "\n"
         atomic_write(json_out, lambda tmp: Path(tmp).write_text(text))
+
+
+def read_grey(path: Path, size: int) -> "np.ndarray":
+    """Any image file (any size or mode) → uint8 (size, size) grey, or a one-line error."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(path)
+        image.load()
+    except (OSError, UnidentifiedImageError) as err:
+        fail(f"cannot read image {path}: {str(err).splitlines()[0]}")
+    if image.mode in ("RGBA", "LA", "P"):  # transparent pixels become white, as on a page
+        image = image.convert("RGBA")
+        canvas = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(canvas, image)
+    return np.asarray(image.convert("L").resize((size, size), Image.BILINEAR))
+
+
+def write_samples(result, out: Path, ncol: int) -> None:
+    """.npz (the samples contract) or an image grid, by the file's suffix."""
+    from .images import make_grid, save_image, save_npz
+
+    if out.suffix.lower() == ".npz":
+        save_npz(out, result.array, result.labels, result.prob)
+    else:
+        save_image(make_grid(result.array, ncol), out)
+
+
+@cinn_app.command("transfer")
+def transfer_cmd(
+    image: Path = typer.Option(..., help="A digit (any size or mode; dark-on-light is inverted to MNIST's light-on-dark)."),
+    from_: str = typer.Option(..., "--from", help="The class the image shows (encoded with it)."),
+    out: Path = typer.Option(..., help="grid.png (source, then one image per class) or .npz."),
+    model: str = typer.Option("mnist-cinn", help="A class-conditional cINN: mnist-cinn, fashion-mnist-cinn, or a folder."),
+    seed: int = typer.Option(0, help="Unused (style transfer is deterministic); kept for a uniform CLI."),
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Style transfer: z = f(x; from), then f⁻¹(z; c) for every class c (the cINN paper's figure)."""
+    import numpy as np
+
+    from .cli import _load_pipeline
+    from .images import make_grid, save_image
+    from .models import WeightsError
+
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".gif", ".npz"):
+        fail(f"--out must end in .png, .jpg, .gif or .npz, got {out.name}")
+    pipe = _load_pipeline(model, device)
+    if getattr(pipe, "kind", "ppgn") != "cinn" or pipe.network.config.condition != "class":
+        fail(f"{model} is not a class-conditional cINN; valid: mnist-cinn, fashion-mnist-cinn, or a folder with cinn.safetensors")
+    try:
+        size = pipe.network.config.x_shape[-1]
+        pixels = read_grey(image, size)
+        border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+        if border.mean() > 127:  # dark strokes on a light page
+            pixels = 255 - pixels
+        result = pipe.transfer(pixels, from_)
+    except (ValueError, WeightsError) as err:
+        fail(str(err))
+    if out.suffix.lower() == ".npz":
+        write_samples(result, out, len(result.labels))
+    else:
+        row = np.concatenate([pixels[None, ..., None], result.array])
+        save_image(make_grid(row, len(row), scale=3), out)
+    if not quiet:
+        typer.echo(f"{image} as class {from_} → every class → {out}", err=True)

@@ -22,6 +22,7 @@ from .cinn import CINN, CINNConfig
 from .classifier import Classifier, ClassifierConfig
 from .dae import CodeDAE, CodeDAEConfig, ImageDAE, ImageDAEConfig
 from .evaluator import Evaluator, EvaluatorConfig
+from .flow_prior import CodeFlow, CodeFlowConfig
 from .generator import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {
@@ -32,6 +33,7 @@ MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {
     "CodeDAE": (CodeDAE, CodeDAEConfig),
     "ImageDAE": (ImageDAE, ImageDAEConfig),
     "CINN": (CINN, CINNConfig),
+    "CodeFlow": (CodeFlow, CodeFlowConfig),
 }
 
 
