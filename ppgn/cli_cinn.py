@@ -110,12 +110,85 @@ def train_flow_prior_cmd(
     typer.echo(f"flow-prior: {card['metrics']} → {target}")
 
 
+def train_colorizer_cmd(
+    source: str = typer.Option("emoji", help="emoji (apt-get install fonts-noto-color-emoji) or a folder of colour images."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/emoji/colorizer)."),
+    size: int = typer.Option(16, help="Image side in pixels."),
+    epochs: int = typer.Option(60, help="Epochs."),
+    blocks: int = typer.Option(6, help="Permute + GLOW coupling blocks."),
+    hidden: int = typer.Option(48, help="Sub-network channels."),
+    seed: int = typer.Option(0, help="Random seed."),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Train the colourisation cINN p(colour | grey) by maximum likelihood."""
+    from .data import DataNotFoundError
+    from .training.colorize import ColorizerTrainConfig, train_colorizer
+
+    if source != "emoji" and not Path(source).is_dir():
+        fail(f"--source must be emoji or an existing folder of images, got {source!r}")
+    if size < 4 or size % 2:
+        fail(f"--size must be an even number >= 4, got {size}")
+    for name, value in (("epochs", epochs), ("blocks", blocks), ("hidden", hidden)):
+        if value <= 0:
+            fail(f"--{name} must be > 0, got {value}")
+    config = ColorizerTrainConfig(source=source, size=size, epochs=epochs, blocks=blocks, hidden=hidden, seed=seed)
+    target = out or Path("runs/emoji/colorizer")
+    try:
+        _, card = train_colorizer(config, target, data_dir, device, quiet)
+    except (DataNotFoundError, ValueError) as err:
+        fail(str(err))
+    typer.echo(f"colorizer: {card['metrics']} → {target}")
+
+
+def colorize_cmd(
+    image: Path = typer.Option(..., help="Any image (any size or mode); it is made grey at the model's size."),
+    num: int = typer.Option(8, "--num", "-n", help="How many colourings."),
+    seed: int = typer.Option(0, help="Same seed, same colourings."),
+    temperature: float = typer.Option(1.0, help="Latent temperature T (lower: safer, less varied colours)."),
+    out: Path = typer.Option(..., help=".npz (images uint8 (N, H, W, 3)) or an image grid (.png)."),
+    model: Optional[Path] = typer.Option(None, help="A colourisation cINN (default: the shipped emoji one)."),
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Diverse colourings of a grey image, sampled from the colourisation cINN."""
+    import numpy as np
+
+    from .colorize import DEFAULT_COLORIZER, colorize, load_colorizer
+    from .images import make_grid, save_image, save_npz
+    from .models import WeightsError
+    from .training.common import pick_device
+
+    if not 0 < num <= 1024:
+        fail(f"--num must be in 1..1024, got {num}")
+    if not 0 < temperature <= 10:
+        fail(f"--temperature must be in (0, 10], got {temperature}")
+    if out.suffix.lower() not in (".npz", ".png", ".jpg", ".jpeg", ".gif"):
+        fail(f"--out must end in .npz, .png, .jpg or .gif, got {out.name}")
+    try:
+        net = load_colorizer(model or DEFAULT_COLORIZER, pick_device(device))
+    except (ValueError, WeightsError) as err:
+        fail(str(err))
+    grey = read_grey(image, net.config.x_shape[-1])
+    images = colorize(net, grey, num, seed, temperature)
+    if out.suffix.lower() == ".npz":
+        save_npz(out, images, np.zeros(num, np.int64), np.ones(num, np.float32))
+    else:
+        row = np.concatenate([np.repeat(grey[None, ..., None], 3, -1), images])
+        save_image(make_grid(row, len(row), scale=4), out)
+    if not quiet:
+        typer.echo(f"{num} colourings of {image} → {out}", err=True)
+
+
 def register(app: typer.Typer, train_app: typer.Typer) -> None:
     """Add the cINN commands to the main app."""
     app.add_typer(data_app, name="data")
     app.add_typer(cinn_app, name="cinn")
     train_app.command("cinn")(train_cinn_cmd)
     train_app.command("flow-prior")(train_flow_prior_cmd)
+    train_app.command("colorizer")(train_colorizer_cmd)
+    app.command("colorize")(colorize_cmd)
 
 
 def sample_cinn(pipe, target, num: int, seed: int, temperature: float | None, ppgn_only: dict):

@@ -21,7 +21,7 @@ from .data import FASHION_MNIST_CLASSES, parse_class
 from .data.datasets import DIGIT_CLASSES, to_uint8
 from .models import Classifier, CodeDAE, Generator, ImageDAE, load_model, read_card
 from .models.fuse import fold_batchnorm
-from .sampling import ClassCondition, DAEPrior, ImageDAEPrior, JointPrior, MALASampler, NoPrior, Prior, get_preset
+from .sampling import ClassCondition, DAEPrior, FlowPrior, ImageDAEPrior, JointPrior, MALASampler, NoPrior, Prior, get_preset
 from .sampling.conditions import ConditionLike
 from .sampling.presets import DEFAULT_PRESET
 from .training.common import pick_device
@@ -86,14 +86,23 @@ class PPGNPipeline:
         return self._generators[name]
 
     def prior(self, kind: str, G: Generator) -> Prior:
-        """The prior a preset names: "none", "joint" (R(h) = E(G(h))), "dae-h" or "dae-x" (shipped DAEs)."""
+        """The prior a preset names: "none", "joint" (R(h) = E(G(h))), "dae-h", "dae-x" (shipped DAEs) or "flow"."""
         if kind == "joint":
             return JointPrior(G, self.classifier)
         if kind == "dae-h":
             return DAEPrior(self.code_dae)
         if kind == "dae-x":
             return ImageDAEPrior(G, self.image_dae)
+        if kind == "flow":
+            return FlowPrior(self.flow_prior)
         return NoPrior()
+
+    @cached_property
+    def flow_prior(self):
+        """The normalising flow on h of preset ppgn-flow, frozen (an exact log p(h))."""
+        from .models.flow_prior import CodeFlow
+
+        return load_model(self.folder / "flow-prior.safetensors", self.device, expect=CodeFlow).requires_grad_(False)
 
     @cached_property
     def image_dae(self) -> ImageDAE:

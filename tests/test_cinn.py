@@ -104,3 +104,23 @@ def test_bits_per_dim_of_the_uniform_model_is_eight():
     d = 10
     assert bits_per_dim(torch.zeros(1), torch.zeros(1), d).item() == pytest.approx(8.0)
     assert bits_per_dim(torch.tensor([d * math.log(2.0)]), torch.zeros(1), d).item() == pytest.approx(7.0)
+
+
+def test_flow_prior_score_is_the_autograd_gradient_of_log_p():
+    from ppgn.models.flow_prior import CodeFlow, CodeFlowConfig
+    from ppgn.sampling import FlowPrior
+
+    torch.manual_seed(0)
+    flow = CodeFlow(CodeFlowConfig(dims=5, blocks=2, hidden=8)).double()
+    flow.fit_statistics(torch.rand(50, 5, dtype=torch.float64))
+    h = torch.rand(3, 5, dtype=torch.float64)
+    # Zero-initialised couplings: the flow is a permuted standard Gaussian of the standardised code.
+    expected = -(h - flow.mean) / flow.std**2 * flow.unit_noise**2
+    assert torch.allclose(FlowPrior(flow).score(h), expected)
+    with torch.no_grad():
+        for p in flow.parameters():
+            if p.requires_grad:
+                p.add_(0.3 * torch.randn_like(p))
+    eps = 1e-6
+    numeric = torch.stack([(flow.log_prob(h + eps * e) - flow.log_prob(h - eps * e)) / (2 * eps) for e in torch.eye(5, dtype=h.dtype)], 1)
+    assert torch.allclose(FlowPrior(flow).score(h), numeric * flow.unit_noise**2, rtol=1e-5, atol=1e-8)

@@ -21,7 +21,7 @@ from .sampler import SamplerConfig
 @dataclass(frozen=True)
 class Preset:
     name: str
-    prior: str  # "none" (DGN-AM), "joint" (R(h) = E(G(h))), "dae-h" (a DAE on h), "dae-x" (a DAE on x)
+    prior: str  # "none" (DGN-AM), "joint" (R(h) = E(G(h))), "dae-h" (a DAE on h), "dae-x" (a DAE on x), "flow"
     generator: str  # weights file stem: "generator" (trained with noise on h) or "generator-noiseless"
     sampler: SamplerConfig
     description: str
@@ -73,6 +73,13 @@ PRESETS: dict[str, Preset] = {
             generator="generator-noiseless",
             sampler=SamplerConfig(eps1=0.3, eps2=1.0, eps3=0.1, normalize=False),
             description="Noiseless Joint PPGN-h: the same prior, G trained without noise on h.",
+        ),
+        Preset(
+            "ppgn-flow",
+            prior="flow",
+            generator="generator-noiseless",
+            sampler=SamplerConfig(eps1=0.1, eps2=1.0, eps3=0.1, normalize=False),
+            description="PPGN with an exact prior: a normalising flow on h (beyond the paper; docs/cinn.md).",
         ),
     ]
 }
