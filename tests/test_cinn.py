@@ -14,6 +14,7 @@ from ppgn.models.cinn import CINN, CINNConfig, bits_per_dim, flow_to_pixels, pix
 CONFIGS = {
     "class": CINNConfig(x_shape=(1, 4, 4), condition="class", num_classes=3, cond_features=4, blocks=3, hidden=8),
     "image": CINNConfig(x_shape=(2, 4, 4), condition="image", cond_features=4, blocks=2, hidden=8),
+    "image-2-levels": CINNConfig(x_shape=(2, 4, 4), condition="image", cond_features=4, blocks=3, hidden=8, levels=2),
     "none": CINNConfig(x_shape=(6,), condition="none", blocks=3, hidden=8),
 }
 
@@ -26,7 +27,7 @@ def make(kind: str, dtype=torch.float64) -> tuple[CINN, torch.Tensor | None]:
         for p in net.parameters():
             if p.requires_grad:  # the Haar kernel and permutations are fixed
                 p.add_(0.3 * torch.randn_like(p))
-    c = {"class": torch.tensor([0, 1, 2]), "image": torch.randn(3, 1, 4, 4, dtype=dtype), "none": None}[kind]
+    c = {"class": torch.tensor([0, 1, 2]), "none": None}.get(kind, torch.randn(3, 1, 4, 4, dtype=dtype))
     return net.eval(), c
 
 
@@ -70,8 +71,9 @@ def test_save_and_load_round_trip(tmp_path, kind, dtype):
     again = load_model(tmp_path / "cinn.safetensors")
     assert again.config == net.config
     x = torch.randn(3, *net.config.x_shape)
-    rtol = 1e-5 if dtype is None else 0.02
-    assert torch.allclose(again(x, c)[0], net(x, c)[0], rtol=rtol, atol=rtol)
+    z, z_again = net(x, c)[0], again(x, c)[0]
+    tol = 1e-5 if dtype is None else 0.01  # float16 storage: errors relative to the largest |z|
+    assert (z - z_again).abs().max() <= tol * z.abs().max()
     assert all(p.dtype == torch.float32 for p in again.parameters() if p.is_floating_point())
 
 

@@ -42,6 +42,7 @@ class CINNConfig:
     clamp: float = 1.0  # soft clamp on the log-scales (the authors' MNIST value)
     seed: int = 0  # of the fixed random permutations
     logit_alpha: float = 0.05  # pixels y in [0, 1] enter as logit(α + (1 − 2α)·y) (RealNVP); 0 = as given
+    levels: int = 1  # "image" only: Haar levels; with 2 the later half of the blocks work at H/4 (coherent colour)
 
     @property
     def dims(self) -> int:
@@ -119,6 +120,8 @@ class CINN(nn.Module):
         super().__init__()
         if config.condition not in CONDITIONS:
             raise ValueError(f"unknown condition {config.condition!r}; valid: {', '.join(CONDITIONS)}")
+        if config.levels not in (1, 2):
+            raise ValueError(f"levels must be 1 or 2, got {config.levels}")
         self.config = config
         k, f = config.num_classes, config.cond_features
         if config.condition == "class":
@@ -128,9 +131,9 @@ class CINN(nn.Module):
             c, h, w = config.x_shape
             self.cond_net = nn.Sequential(  # grey (B, 1, H, W) → (B, f, H/2, W/2), aligned with the Haar output
                 nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
-                nn.Conv2d(32, 64, 3, padding=1, stride=2), nn.ReLU(),
-                nn.Conv2d(64, 64, 3, padding=2, dilation=2), nn.ReLU(),
-                nn.Conv2d(64, f, 3, padding=1),
+                nn.Conv2d(32, 48, 3, padding=1, stride=2), nn.ReLU(),
+                nn.Conv2d(48, 48, 3, padding=2, dilation=2), nn.ReLU(),
+                nn.Conv2d(48, f, 3, padding=1),
             )  # fmt: skip
             shape, cond_shape, subnet = (c, h, w), (f, h // 2, w // 2), conv_subnet(config.hidden)
         else:
@@ -140,9 +143,13 @@ class CINN(nn.Module):
         if config.condition == "image":
             self.flow.append(Fm.HaarDownsampling)
         numpy_state = np.random.get_state()  # FrEIA's PermuteRandom reseeds NumPy's global RNG
+        second_level = config.blocks - config.blocks // 2 if config.condition == "image" and config.levels == 2 else config.blocks
         for i in range(config.blocks):
+            if i == second_level:  # a second Haar level; its blocks see the condition average-pooled to match
+                self.flow.append(Fm.HaarDownsampling)
+                cond_shape = (f, cond_shape[1] // 2, cond_shape[2] // 2)
             self.flow.append(Fm.PermuteRandom, seed=config.seed * 1000 + i)
-            kwargs = {} if cond_shape is None else {"cond": 0, "cond_shape": cond_shape}
+            kwargs = {} if cond_shape is None else {"cond": int(i >= second_level), "cond_shape": cond_shape}
             self.flow.append(Fm.GLOWCouplingBlock, subnet_constructor=subnet, clamp=config.clamp, **kwargs)
         np.random.set_state(numpy_state)
 
@@ -152,7 +159,10 @@ class CINN(nn.Module):
             return []
         if self.config.condition == "class":
             c = nn.functional.one_hot(c.long(), self.config.num_classes).to(self.cond_net[0].weight.dtype)
-        return [self.cond_net(c)]
+        features = self.cond_net(c)
+        if self.config.condition == "image" and self.config.levels == 2:
+            return [features, nn.functional.avg_pool2d(features, 2)]
+        return [features]
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, rev: bool = False, jac: bool = True):
         """x (B, *x_shape) → (z (B, D), log|det ∂z/∂x| (B,)); with ``rev=True``, z (B, D) → (x, log|det ∂x/∂z|)."""

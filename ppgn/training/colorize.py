@@ -36,6 +36,7 @@ class ColorizerTrainConfig:
     hidden: int = 48
     cond_features: int = 16
     clamp: float = 1.0
+    levels: int = 2  # Haar levels: the second (at H/4) gives spatially coherent colour
     noise: float = 0.01  # σ of the dequantisation noise on Cb, Cr
     seed: int = 0
 
@@ -59,7 +60,7 @@ def train_colorizer(
     luma = (luma * 255).round() / 255  # the condition as an 8-bit grey image gives it
     model = CINN(CINNConfig(x_shape=(2, config.size, config.size), condition="image", cond_features=config.cond_features,
                             blocks=config.blocks, hidden=config.hidden, clamp=config.clamp, seed=config.seed,
-                            logit_alpha=0.0)).to(dev)  # fmt: skip
+                            logit_alpha=0.0, levels=config.levels)).to(dev)  # fmt: skip
     batch_size = min(config.batch_size, len(train))
     steps_per_epoch = len(train) // batch_size
     total = config.epochs * steps_per_epoch
