@@ -146,7 +146,7 @@ def colorize_cmd(
     image: Path = typer.Option(..., help="Any image (any size or mode); it is made grey at the model's size."),
     num: int = typer.Option(8, "--num", "-n", help="How many colourings."),
     seed: int = typer.Option(0, help="Same seed, same colourings."),
-    temperature: float = typer.Option(1.0, help="Latent temperature T (lower: safer, less varied colours)."),
+    temperature: float = typer.Option(0.8, help="Latent temperature T (lower: safer, less varied colours)."),
     out: Path = typer.Option(..., help=".npz (images uint8 (N, H, W, 3)) or an image grid (.png)."),
     model: Optional[Path] = typer.Option(None, help="A colourisation cINN (default: the shipped emoji one)."),
     device: Optional[str] = Device,

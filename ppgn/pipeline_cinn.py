@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .data import parse_class
-from .models import load_model, read_card
+from .models import WeightsError, load_model, read_card
 from .models.cinn import CINN, flow_to_pixels, pixels_to_flow
 from .pipeline import MAX_NUM, Samples
 from .training.common import pick_device
@@ -44,7 +44,12 @@ class CINNPipeline:
 
     @cached_property
     def network(self) -> CINN:
-        return load_model(self.folder / f"{self.name}.safetensors", self.device, expect=CINN).requires_grad_(False)
+        path = self.folder / f"{self.name}.safetensors"
+        if not path.is_file() and self.folder.parent == Path(__file__).parent / "weights":
+            dataset = self.folder.name
+            raise WeightsError(f"no shipped cINN for {dataset} ({path}); train one with 'ppgn train cinn --dataset {dataset}' "
+                               f"and pass --model runs/{dataset}/cinn")
+        return load_model(path, self.device, expect=CINN).requires_grad_(False)
 
     def card(self) -> dict:
         return read_card(self.folder / f"{self.name}.safetensors")

@@ -137,3 +137,14 @@ def test_bad_input_on_a_cinn_gives_one_line_errors(cinn_folder, colorizer_file, 
     one_line_error(run("colorize", "--model", colorizer_file, "--image", tmp_path / "junk.png", "--out", tmp_path / "c.npz"), "cannot read image")
     one_line_error(run("colorize", "--model", cinn_folder / "cinn.safetensors", "--image", digit_png, "--out", tmp_path / "c.npz"), "not a colourisation cINN")
     one_line_error(run("eval", "--model", cinn_folder, "--bits-per-dim", tmp_path / "s.npz"), "no samples file")
+
+
+def test_the_shipped_colorizer_keeps_lightness(digit_png, tmp_path):
+    result = run("colorize", "--image", digit_png, "--num", 4, "--seed", 0, "--out", tmp_path / "c.npz", "--quiet")
+    assert result.exit_code == 0, result.output
+    images = load_npz(tmp_path / "c.npz")["images"].astype(float)
+    assert images.shape == (4, 16, 16, 3)
+    grey = np.asarray(Image.open(digit_png).convert("L").resize((16, 16), Image.BILINEAR), float)
+    luma = images @ np.array([0.299, 0.587, 0.114])
+    assert np.abs(luma - grey).mean() < 4  # lightness kept (up to clipping to the RGB cube)
+    assert images.std(0).mean() > 1  # the colourings differ
