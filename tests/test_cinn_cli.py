@@ -148,3 +148,17 @@ def test_the_shipped_colorizer_keeps_lightness(digit_png, tmp_path):
     luma = images @ np.array([0.299, 0.587, 0.114])
     assert np.abs(luma - grey).mean() < 4  # lightness kept (up to clipping to the RGB cube)
     assert images.std(0).mean() > 1  # the colourings differ
+
+
+def test_the_shipped_mnist_cinn_samples_through_the_cli(tmp_path):
+    result = run("sample", "--model", "mnist-cinn", "--class", 7, "--num", 8, "--temperature", 0.8, "--seed", 0,
+                 "--out", tmp_path / "s.npz", "--quiet")
+    assert result.exit_code == 0, result.output
+    data = load_npz(tmp_path / "s.npz", num_classes=10)
+    assert data["images"].shape == (8, 28, 28, 1) and (data["labels"] == 7).all()
+    assert data["prob"].mean() > 0.5  # the network's own posterior mostly agrees with the asked class
+
+
+def test_a_cinn_that_is_not_shipped_says_how_to_train_it(tmp_path):
+    one_line_error(run("sample", "--model", "fashion-mnist-cinn", "--class", 1, "--out", tmp_path / "s.npz"),
+                   "ppgn train cinn --dataset fashion-mnist")
