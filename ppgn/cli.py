@@ -188,10 +188,11 @@ def sample_cmd(
     out: Optional[Path] = typer.Option(None, help="Write the samples as .npz (images, labels, prob)."),
     grid: Optional[Path] = typer.Option(None, help="Write a PNG grid of the samples."),
     gif: Optional[Path] = typer.Option(None, help="Write the chains of the first 8 samples as a GIF."),
+    temperature: Optional[float] = typer.Option(None, help="cINN models only: latent temperature T (default 1.0)."),
     device: Optional[str] = Device,
     quiet: bool = Quiet,
 ):
-    """Sample class-conditional images with the MALA-approx chain of PPGN."""
+    """Sample class-conditional images with the MALA-approx chain of PPGN (or a cINN's inverse pass)."""
     import numpy as np
 
     from .images import make_grid, save_gif, save_image, save_npz
@@ -216,11 +217,19 @@ def sample_cmd(
     target = [k for k in range(len(pipe.classes)) for _ in range(num)] if per_class else class_
     started = time.perf_counter()
     try:
-        start = init if init_image is None else _read_image(init_image, pipe)
-        result = pipe.sample(
-            target, num=len(target) if per_class else num, preset=preset, seed=seed, steps=steps,
-            eps1=eps1, eps2=eps2, eps3=eps3, form=form, init=start, record=8 if gif else 0, progress=not quiet,
-        )
+        if getattr(pipe, "kind", "ppgn") == "cinn":
+            from .cli_cinn import sample_cinn
+
+            ppgn_only = {"--steps": steps, "--eps1": eps1, "--eps2": eps2, "--eps3": eps3, "--gif": gif, "--init-image": init_image}
+            result = sample_cinn(pipe, target, len(target) if per_class else num, seed, temperature, ppgn_only)
+        else:
+            if temperature is not None:
+                fail(f"--temperature is for cINN models (mnist-cinn, fashion-mnist-cinn), not {model}")
+            start = init if init_image is None else _read_image(init_image, pipe)
+            result = pipe.sample(
+                target, num=len(target) if per_class else num, preset=preset, seed=seed, steps=steps,
+                eps1=eps1, eps2=eps2, eps3=eps3, form=form, init=start, record=8 if gif else 0, progress=not quiet,
+            )
     except (ValueError, WeightsError) as err:
         fail(str(err))
     seconds = time.perf_counter() - started
@@ -245,9 +254,11 @@ def sample_cmd(
 
 @app.command("eval")
 def eval_cmd(
-    samples: Path = typer.Argument(..., help="A .npz with images uint8 (N,H,W,C), labels int64 (N,), prob float32 (N,)."),
+    samples: Optional[Path] = typer.Argument(None, help="A .npz with images uint8 (N,H,W,C), labels int64 (N,), prob float32 (N,)."),
     model: str = typer.Option("fashion-mnist", help="Whose evaluator to use: a shipped model name or a folder."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the numbers as JSON."),
+    bits_per_dim: bool = typer.Option(False, "--bits-per-dim", help="cINN models: test-set bits/dim instead of scoring samples."),
+    data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
 ):
     """Score samples with the model's independent evaluator (never used while sampling)."""
@@ -258,6 +269,12 @@ def eval_cmd(
     from .models import WeightsError
 
     pipe = _load_pipeline(model, device)
+    if bits_per_dim:
+        from .cli_cinn import bits_per_dim_report
+
+        return bits_per_dim_report(pipe, model, samples, json_out, data_dir)
+    if samples is None:
+        fail("give a samples file (.npz), or --bits-per-dim for a cINN model")
     try:
         data = load_npz(samples, num_classes=len(pipe.classes))
         bundle = EvaluatorBundle.from_folder(pipe.folder, pipe.device)
@@ -438,6 +455,11 @@ def bench_quality_cmd(
         (acc, _), (fid, _), (div, _) = (row.summary(m) for m in ("accuracy", "fid", "diversity"))
         typer.echo(f"{row.name:<24} accuracy {acc:.3f}  FID {fid:.3f}  diversity {div:.3f}")
     typer.echo(f"{time.perf_counter() - started:.0f} s → " + ", ".join(str(p) for p in paths[:2]))
+
+
+from . import cli_cinn  # noqa: E402 (the cINN commands live in their own module)
+
+cli_cinn.register(app, train_app)
 
 
 def main() -> None:

@@ -18,16 +18,17 @@ import torch
 from PIL import Image
 
 from .data import FASHION_MNIST_CLASSES, parse_class
-from .data.datasets import to_uint8
+from .data.datasets import DIGIT_CLASSES, to_uint8
 from .models import Classifier, CodeDAE, Generator, ImageDAE, load_model, read_card
 from .models.fuse import fold_batchnorm
-from .sampling import ClassCondition, DAEPrior, ImageDAEPrior, JointPrior, MALASampler, NoPrior, Prior, get_preset
+from .sampling import ClassCondition, DAEPrior, FlowPrior, ImageDAEPrior, JointPrior, MALASampler, NoPrior, Prior, get_preset
 from .sampling.conditions import ConditionLike
 from .sampling.presets import DEFAULT_PRESET
 from .training.common import pick_device
 
 WEIGHTS = Path(__file__).parent / "weights"
-MODELS = {"fashion-mnist": FASHION_MNIST_CLASSES}
+MODELS = {"fashion-mnist": FASHION_MNIST_CLASSES, "mnist-cinn": DIGIT_CLASSES, "fashion-mnist-cinn": FASHION_MNIST_CLASSES}
+CINN_FOLDERS = {"mnist-cinn": "mnist", "fashion-mnist-cinn": "fashion-mnist"}  # cINNs: weights/<folder>/cinn.safetensors
 MAX_NUM = 4096  # chains in one call: beyond this, call again (memory grows linearly)
 INITS = ("gaussian", "uniform", "zeros")
 
@@ -85,14 +86,23 @@ class PPGNPipeline:
         return self._generators[name]
 
     def prior(self, kind: str, G: Generator) -> Prior:
-        """The prior a preset names: "none", "joint" (R(h) = E(G(h))), "dae-h" or "dae-x" (shipped DAEs)."""
+        """The prior a preset names: "none", "joint" (R(h) = E(G(h))), "dae-h", "dae-x" (shipped DAEs) or "flow"."""
         if kind == "joint":
             return JointPrior(G, self.classifier)
         if kind == "dae-h":
             return DAEPrior(self.code_dae)
         if kind == "dae-x":
             return ImageDAEPrior(G, self.image_dae)
+        if kind == "flow":
+            return FlowPrior(self.flow_prior)
         return NoPrior()
+
+    @cached_property
+    def flow_prior(self):
+        """The normalising flow on h of preset ppgn-flow, frozen (an exact log p(h))."""
+        from .models.flow_prior import CodeFlow
+
+        return load_model(self.folder / "flow-prior.safetensors", self.device, expect=CodeFlow).requires_grad_(False)
 
     @cached_property
     def image_dae(self) -> ImageDAE:
@@ -201,8 +211,19 @@ class PPGNPipeline:
         return torch.full((num,), parse_class(class_, self.classes), dtype=torch.long)
 
 
-def load(model: str = "fashion-mnist", device: str | torch.device | None = None, folder: str | Path | None = None) -> PPGNPipeline:
-    """Load a shipped model by name (or any folder of weights trained by ``ppgn train``)."""
+def load(model: str = "fashion-mnist", device: str | torch.device | None = None, folder: str | Path | None = None):
+    """Load a shipped model by name (or any folder of weights trained by ``ppgn train``).
+
+    Returns a ``PPGNPipeline``, or a ``CINNPipeline`` for "mnist-cinn", "fashion-mnist-cinn" and
+    folders holding a ``cinn.safetensors`` but no PPGN classifier.
+    """
+    from .pipeline_cinn import CINNPipeline
+
+    if folder is None and model in CINN_FOLDERS:
+        return CINNPipeline(WEIGHTS / CINN_FOLDERS[model], MODELS[model], device)
+    if folder is not None and (Path(folder) / "cinn.safetensors").is_file() and not (Path(folder) / "classifier.safetensors").is_file():
+        dataset = read_card(Path(folder) / "cinn.safetensors").get("training_config", {}).get("dataset")
+        return CINNPipeline(folder, FASHION_MNIST_CLASSES if dataset == "fashion-mnist" else DIGIT_CLASSES, device)
     if folder is None:
         if model not in MODELS:
             raise ValueError(f"unknown model {model!r}; valid: {', '.join(model_names())}")

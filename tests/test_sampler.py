@@ -16,10 +16,12 @@ from ppgn.models import (
     ImageDAE,
     ImageDAEConfig,
 )
+from ppgn.models.flow_prior import CodeFlow, CodeFlowConfig
 from ppgn.sampling import (
     PRESETS,
     ClassCondition,
     DAEPrior,
+    FlowPrior,
     GaussianCondition,
     ImageDAEPrior,
     GaussianPrior,
@@ -174,6 +176,7 @@ def test_every_preset_runs_with_finite_codes_in_range(name):
         "dae-h": DAEPrior(CodeDAE(CodeDAEConfig(code_dim=16)).double()),
         "dae-x": ImageDAEPrior(G, ImageDAE(ImageDAEConfig(channels=(4, 4))).double()),
         "none": NoPrior(),
+        "flow": FlowPrior(CodeFlow(CodeFlowConfig(dims=16, blocks=2, hidden=8)).double()),
     }
     prior = priors[preset.prior]
     h0 = torch.rand(4, 16, generator=torch.Generator().manual_seed(3))

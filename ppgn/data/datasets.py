@@ -28,7 +28,7 @@ _FASHION_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-DATASETS = ("fashion-mnist", "digits")
+DATASETS = ("fashion-mnist", "mnist", "digits")
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -143,11 +143,15 @@ def load_digits_28(split: str = "train") -> ImageDataset:
 
 
 def load_dataset(name: str, split: str = "train", data_dir: str | Path | None = None) -> ImageDataset:
-    """Load a dataset by name: 'fashion-mnist' or 'digits'."""
+    """Load a dataset by name: 'fashion-mnist', 'mnist' or 'digits'."""
     if name == "fashion-mnist":
         return load_fashion_mnist(split, data_dir)
     if name == "digits":
         return load_digits_28(split)
+    if name == "mnist":
+        from .mnist import load_mnist
+
+        return load_mnist(split, data_dir)
     raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
 
 

@@ -18,9 +18,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from .cinn import CINN, CINNConfig
 from .classifier import Classifier, ClassifierConfig
 from .dae import CodeDAE, CodeDAEConfig, ImageDAE, ImageDAEConfig
 from .evaluator import Evaluator, EvaluatorConfig
+from .flow_prior import CodeFlow, CodeFlowConfig
 from .generator import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {
@@ -30,6 +32,8 @@ MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {
     "Evaluator": (Evaluator, EvaluatorConfig),
     "CodeDAE": (CodeDAE, CodeDAEConfig),
     "ImageDAE": (ImageDAE, ImageDAEConfig),
+    "CINN": (CINN, CINNConfig),
+    "CodeFlow": (CodeFlow, CodeFlowConfig),
 }
 
 

@@ -2,7 +2,7 @@
 
 from .conditions import ClassCondition, Condition, ConditionLike, GaussianCondition, SumCondition
 from .presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
-from .priors import DAEPrior, GaussianPrior, ImageDAEPrior, JointPrior, NoPrior, Prior
+from .priors import DAEPrior, FlowPrior, GaussianPrior, ImageDAEPrior, JointPrior, NoPrior, Prior
 from .sampler import MALASampler, SampleOutput, SamplerConfig
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "ConditionLike",
     "DAEPrior",
     "DEFAULT_PRESET",
+    "FlowPrior",
     "GaussianCondition",
     "GaussianPrior",
     "ImageDAEPrior",

@@ -74,3 +74,20 @@ class ImageDAEPrior:
                 direction = self.dae(x) - x  # ≈ σ²·∇x log p(x)
             (pulled_back,) = torch.autograd.grad(x, h, grad_outputs=direction)
         return pulled_back
+
+
+class FlowPrior:
+    """An exact prior: a normalising flow on codes (``CodeFlow``), score by autograd of log p_σ(h).
+
+    The flow models codes smoothed by noise σ·s per unit; its score is returned times (σ·s)², the
+    units of a DAE's R(h) − h at the same noise, so the ε1 of the DAE presets carries over.
+    """
+
+    def __init__(self, flow: nn.Module):
+        self.flow = flow
+
+    def score(self, h: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        with torch.enable_grad():
+            h = h.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.flow.log_prob(h).sum(), h)
+        return grad * self.flow.unit_noise**2

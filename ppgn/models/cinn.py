@@ -1,0 +1,185 @@
+"""The conditional invertible network (cINN) of Ardizzone et al. (2019), built on FrEIA.
+
+    z = f(x; c),   log p(x | c) = log N(z; 0, I) + log |det ∂f/∂x|,   x = f⁻¹(z; c) with z ~ N(0, T²·I)
+
+``f`` is a FrEIA ``SequenceINN`` of fixed random permutations and GLOW coupling blocks whose
+sub-networks also receive the condition; the raw condition (a class index, or a grey image)
+first passes through a conditioning network ``cond_net``, trained jointly by maximum likelihood.
+Sub-networks start near the identity (Xavier init, last layer zero), and the log-scales are soft
+clamped, s = clamp · 0.636·atan(s / clamp), as in the paper.
+
+Three shapes of condition share this one class:
+
+* ``"class"``: one-hot (B, K) → small MLP → (B, cond_features); fully connected sub-networks on
+  flattened x (MNIST, Fashion-MNIST).
+* ``"image"``: a grey image (B, 1, H, W) → small CNN → (B, cond_features, H/2, W/2); x (B, C, H, W)
+  is Haar-downsampled and the sub-networks are convolutional (colourisation).
+* ``"none"``: unconditional, fully connected (the flow prior on codes h).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import log, pi, prod
+
+import FrEIA.framework as Ff
+import FrEIA.modules as Fm
+import numpy as np
+import torch
+from torch import nn
+
+CONDITIONS = ("class", "image", "none")
+
+
+@dataclass(frozen=True)
+class CINNConfig:
+    x_shape: tuple[int, ...] = (1, 28, 28)  # what the flow models; z has prod(x_shape) dims
+    condition: str = "class"  # "class", "image" or "none"
+    num_classes: int = 10  # for "class"
+    cond_features: int = 32  # width (or channels) of the conditioning network's output
+    blocks: int = 8  # permute + GLOW coupling blocks (each coupling transforms both halves once)
+    hidden: int = 96  # sub-network width (channels for convolutional sub-networks)
+    clamp: float = 1.0  # soft clamp on the log-scales (the authors' MNIST value)
+    seed: int = 0  # of the fixed random permutations
+    logit_alpha: float = 0.05  # pixels y in [0, 1] enter as logit(α + (1 − 2α)·y) (RealNVP); 0 = as given
+    levels: int = 1  # "image" only: Haar levels; with 2 the later half of the blocks work at H/4 (coherent colour)
+
+    @property
+    def dims(self) -> int:
+        return prod(self.x_shape)
+
+
+def pixels_to_flow(pixels: torch.Tensor, noise: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dequantise 8-bit pixels and map them to the flow's input space.
+
+    y = (u + noise) / 256 ∈ [0, 1], then x = logit(α + (1 − 2α)·y) (x = y if α = 0).
+
+    Args:
+        pixels: u, values 0..255 as float, (B, ...).
+        noise: the dequantisation noise in pixel units, same shape (uniform in [0, 1) for likelihoods).
+
+    Returns:
+        x, and log|det ∂x/∂y| (B,), which the change of variables adds to log p(x).
+    """
+    y = (pixels + noise) / 256.0
+    if alpha == 0:
+        return y, torch.zeros(len(y), dtype=y.dtype, device=y.device)
+    s = alpha + (1 - 2 * alpha) * y
+    x = torch.log(s) - torch.log1p(-s)
+    log_det = (log(1 - 2 * alpha) - torch.log(s) - torch.log1p(-s)).flatten(1).sum(1)
+    return x, log_det
+
+
+def flow_to_pixels(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The inverse of ``pixels_to_flow`` without the noise: y ∈ [0, 1] (clamped)."""
+    y = x if alpha == 0 else (torch.sigmoid(x) - alpha) / (1 - 2 * alpha)
+    return y.clamp(0, 1)
+
+
+def bits_per_dim(log_px: torch.Tensor, log_det: torch.Tensor, dims: int) -> torch.Tensor:
+    """Bits per dimension in the discrete 8-bit space, (B,): −(log p(x) + log|∂x/∂y| − D·log 256) / (D·log 2).
+
+    With uniform dequantisation this is an upper bound on the discrete model's −log₂ P(u) / D
+    (Theis et al., 2016): y = (u + noise)/256 has density p(y) = p(x)·|∂x/∂y| and each 8-bit cell has
+    volume 256^−D in y.
+    """
+    return -(log_px + log_det - dims * log(256.0)) / (dims * log(2.0))
+
+
+def _init_subnet(net: nn.Sequential) -> nn.Sequential:
+    """Xavier-initialised layers, the last one zero: every coupling starts as the identity."""
+    layers = [m for m in net if isinstance(m, (nn.Linear, nn.Conv2d))]
+    for m in layers[:-1]:
+        nn.init.xavier_uniform_(m.weight)
+        nn.init.zeros_(m.bias)
+    nn.init.zeros_(layers[-1].weight)
+    nn.init.zeros_(layers[-1].bias)
+    return net
+
+
+def fc_subnet(hidden: int):
+    """FrEIA subnet constructor: (B, c_in) → (B, c_out) through one hidden layer."""
+    return lambda c_in, c_out: _init_subnet(nn.Sequential(nn.Linear(c_in, hidden), nn.ReLU(), nn.Linear(hidden, c_out)))
+
+
+def conv_subnet(hidden: int):
+    """FrEIA subnet constructor: (B, c_in, H, W) → (B, c_out, H, W), 3×3 then 1×1 then 3×3."""
+    return lambda c_in, c_out: _init_subnet(
+        nn.Sequential(
+            nn.Conv2d(c_in, hidden, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(hidden, hidden, 1), nn.ReLU(),
+            nn.Conv2d(hidden, c_out, 3, padding=1),
+        )
+    )  # fmt: skip
+
+
+class CINN(nn.Module):
+    """A conditional INN: ``forward(x, c) -> (z (B, D), log|det J| (B,))``, ``rev=True`` inverts."""
+
+    def __init__(self, config: CINNConfig = CINNConfig()):
+        super().__init__()
+        if config.condition not in CONDITIONS:
+            raise ValueError(f"unknown condition {config.condition!r}; valid: {', '.join(CONDITIONS)}")
+        if config.levels not in (1, 2):
+            raise ValueError(f"levels must be 1 or 2, got {config.levels}")
+        self.config = config
+        k, f = config.num_classes, config.cond_features
+        if config.condition == "class":
+            self.cond_net = nn.Sequential(nn.Linear(k, 64), nn.ReLU(), nn.Linear(64, f))
+            shape, cond_shape, subnet = (config.dims,), (f,), fc_subnet(config.hidden)
+        elif config.condition == "image":
+            c, h, w = config.x_shape
+            self.cond_net = nn.Sequential(  # grey (B, 1, H, W) → (B, f, H/2, W/2), aligned with the Haar output
+                nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(32, 48, 3, padding=1, stride=2), nn.ReLU(),
+                nn.Conv2d(48, 48, 3, padding=2, dilation=2), nn.ReLU(),
+                nn.Conv2d(48, f, 3, padding=1),
+            )  # fmt: skip
+            shape, cond_shape, subnet = (c, h, w), (f, h // 2, w // 2), conv_subnet(config.hidden)
+        else:
+            self.cond_net = None
+            shape, cond_shape, subnet = (config.dims,), None, fc_subnet(config.hidden)
+        self.flow = Ff.SequenceINN(*shape)
+        if config.condition == "image":
+            self.flow.append(Fm.HaarDownsampling)
+        numpy_state = np.random.get_state()  # FrEIA's PermuteRandom reseeds NumPy's global RNG
+        second_level = config.blocks - config.blocks // 2 if config.condition == "image" and config.levels == 2 else config.blocks
+        for i in range(config.blocks):
+            if i == second_level:  # a second Haar level; its blocks see the condition average-pooled to match
+                self.flow.append(Fm.HaarDownsampling)
+                cond_shape = (f, cond_shape[1] // 2, cond_shape[2] // 2)
+            self.flow.append(Fm.PermuteRandom, seed=config.seed * 1000 + i)
+            kwargs = {} if cond_shape is None else {"cond": int(i >= second_level), "cond_shape": cond_shape}
+            self.flow.append(Fm.GLOWCouplingBlock, subnet_constructor=subnet, clamp=config.clamp, **kwargs)
+        np.random.set_state(numpy_state)
+
+    def condition(self, c: torch.Tensor | None) -> list[torch.Tensor]:
+        """Raw condition → what the coupling blocks receive: class indices (B,) or grey images (B, 1, H, W)."""
+        if self.cond_net is None:
+            return []
+        if self.config.condition == "class":
+            c = nn.functional.one_hot(c.long(), self.config.num_classes).to(self.cond_net[0].weight.dtype)
+        features = self.cond_net(c)
+        if self.config.condition == "image" and self.config.levels == 2:
+            return [features, nn.functional.avg_pool2d(features, 2)]
+        return [features]
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, rev: bool = False, jac: bool = True):
+        """x (B, *x_shape) → (z (B, D), log|det ∂z/∂x| (B,)); with ``rev=True``, z (B, D) → (x, log|det ∂x/∂z|)."""
+        cond = self.condition(c)
+        if rev:
+            out, log_det = self.flow(x.reshape(-1, *self.flow.shapes[-1]), c=cond, rev=True, jac=jac)
+            return out.reshape(-1, *self.config.x_shape), log_det
+        out, log_det = self.flow(x.reshape(-1, *self.flow.shapes[0]), c=cond, jac=jac)
+        return out.reshape(len(x), -1), log_det
+
+    def log_prob(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x | c) in the flow's input space, (B,) nats (change of variables)."""
+        z, log_det = self(x, c)
+        return -0.5 * (z**2).sum(1) - 0.5 * z.shape[1] * log(2 * pi) + log_det
+
+    def sample(self, c: torch.Tensor | None, num: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """x = f⁻¹(T·z; c), z ~ N(0, I) drawn on the CPU from ``generator``: (num, *x_shape)."""
+        weight = next(p for p in self.parameters() if p.is_floating_point())  # (permutations are integer parameters)
+        z = torch.randn(num, self.config.dims, generator=generator, dtype=weight.dtype).to(weight.device) * temperature
+        return self(z, c, rev=True, jac=False)[0]
