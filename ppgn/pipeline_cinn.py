@@ -44,8 +44,10 @@ class CINNPipeline:
 
     @cached_property
     def network(self) -> CINN:
+        from . import pipeline  # the shipped weights' folder (the pipeline module imports this one)
+
         path = self.folder / f"{self.name}.safetensors"
-        if not path.is_file() and self.folder.parent == Path(__file__).parent / "weights":
+        if not path.is_file() and self.folder.parent == pipeline.WEIGHTS:
             dataset = self.folder.name
             raise WeightsError(f"no shipped cINN for {dataset} ({path}); train one with 'ppgn train cinn --dataset {dataset}' "
                                f"and pass --model runs/{dataset}/cinn")

@@ -159,6 +159,10 @@ def test_the_shipped_mnist_cinn_samples_through_the_cli(tmp_path):
     assert data["prob"].mean() > 0.5  # the network's own posterior mostly agrees with the asked class
 
 
-def test_a_cinn_that_is_not_shipped_says_how_to_train_it(tmp_path):
+def test_a_missing_cinn_says_how_to_train_it(tmp_path, monkeypatch):
+    import ppgn.pipeline
+
+    (tmp_path / "weights" / "fashion-mnist").mkdir(parents=True)  # shipped weights without the cINN file
+    monkeypatch.setattr(ppgn.pipeline, "WEIGHTS", tmp_path / "weights")
     one_line_error(run("sample", "--model", "fashion-mnist-cinn", "--class", 1, "--out", tmp_path / "s.npz"),
                    "ppgn train cinn --dataset fashion-mnist")

@@ -160,10 +160,12 @@ class _Rows:
         return self._others[name]
 
 
-def _check_rows(rows: tuple[str, ...]) -> None:
-    from ..pipeline import model_names
+def _check_rows(rows: tuple[str, ...], classes: tuple[str, ...]) -> None:
+    """Rows are references, presets, or cINNs of the same classes (scored by the same evaluator)."""
+    from ..pipeline import CINN_FOLDERS, MODELS
 
-    valid = (*REFERENCE_ROWS, *PRESETS, *model_names())
+    others = [m for m in CINN_FOLDERS if MODELS[m] == classes]
+    valid = (*REFERENCE_ROWS, *PRESETS, *others)
     for name in rows:
         if name not in valid:
             raise ValueError(f"unknown row {name!r}; valid: {', '.join(valid)}")
@@ -207,7 +209,7 @@ def bench_quality(
     Args:
         cache_dir: keep each finished (row, seed) there and reuse it on the next run.
     """
-    _check_rows(config.rows)
+    _check_rows(config.rows, tuple(pipe.classes))
     bundle = EvaluatorBundle.from_folder(pipe.folder, pipe.device)
     rows, cache = _Rows(pipe, data_dir), _Cache(cache_dir, config, pipe.folder)
     labels = np.repeat(np.arange(len(pipe.classes)), config.per_class)
