@@ -381,6 +381,11 @@ def bench_speed_cmd(
         atomic_write(json_out, lambda tmp: Path(tmp).write_text(text))
 
 
+from .cli_conditions import register as _register_conditions  # noqa: E402  (visualize, inpaint, ...)
+
+_register_conditions(app, train_app, bench_app)
+
+
 def main() -> None:
     app()
 
