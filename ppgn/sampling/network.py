@@ -64,7 +64,8 @@ def load_user_network(spec: str, weights: str | Path | None = None, device: str 
         try:
             net.load_state_dict(state)
         except RuntimeError as err:
-            raise UserNetworkError(f"{weights}: does not fit {spec}: {str(err).splitlines()[0]}") from None
+            detail = " ".join(str(err).split()).replace("Error(s) in loading state_dict for ", "")
+            raise UserNetworkError(f"{weights}: does not fit {spec}: {detail[:300]}") from None
     return net.to(device).eval().requires_grad_(False)
 
 
