@@ -51,6 +51,167 @@ def train_condition_net_cmd(
     typer.echo(f"{module}: {card['metrics']} → {target}")
 
 
+def bench_networks_cmd(
+    model: str = Model,
+    network: list[str] = typer.Option(
+        ["mlp=ppgn.examples.condition_nets:mlp@condition-mlp", "cnn=ppgn.examples.condition_nets:cnn@condition-cnn"],
+        help="NAME=package.module:factory@WEIGHTS (a file, or a stem in the model folder); repeat for several.",
+    ),
+    num: int = typer.Option(16, "--num", "-n", help="Chains per class."),
+    preset: str = typer.Option("joint-ppgn-h", help="The sampler preset (its ε's are used untouched)."),
+    steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
+    seed: int = Seed,
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as JSON."),
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Sample every class through user networks, untuned, with and without calibration; evaluator scores."""
+    from .cli import _load_pipeline
+    from .evaluation.bench_conditions import bench_user_networks
+    from .models import WeightsError
+    from .sampling import PRESETS
+
+    if preset not in PRESETS:
+        _fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+    if num <= 0:
+        _fail(f"--num must be > 0, got {num}")
+    pipe = _load_pipeline(model, device)
+    nets = []
+    for text in network:
+        name, _, rest = text.partition("=")
+        module, _, weights = rest.partition("@")
+        if not name or not module:
+            _fail(f"--network must look like NAME=package.module:factory@WEIGHTS, got {text!r}")
+        if weights and not Path(weights).is_file():
+            weights = str(pipe.folder / f"{weights}.safetensors")
+        nets.append((name, module, weights or None))
+    try:
+        rows = bench_user_networks(pipe, nets, num, preset, seed, steps, progress=not quiet)
+    except (ValueError, WeightsError) as err:
+        _fail(str(err))
+    typer.echo(f"{preset}, {num} chains per class, seed {seed}; accuracy and diversity by the evaluator")
+    typer.echo(f"{'network':<32} {'calibrated':>10} {'scale':>8} {'accuracy':>9} {'diversity':>9} {'fid':>7} {'s':>6}")
+    for r in rows:
+        typer.echo(f"{r['network']:<32} {str(r['calibrated']):>10} {r['scale']:>8} {r['accuracy']:>9} {r['diversity']:>9} {r['fid']:>7} {r['seconds']:>6}")
+    _write_json(json_out, rows)
+
+
+def visualize_cmd(
+    model: str = Model,
+    neuron: Optional[str] = typer.Option(None, help="The unit, LAYER:UNIT (see --list), e.g. fc.2:7."),
+    list_: bool = typer.Option(False, "--list", help="Print one line per layer: its name and unit count."),
+    module: Optional[str] = typer.Option(None, help="Visualise your network instead: package.module:factory."),
+    weights: Optional[Path] = typer.Option(None, help="A .safetensors state dict for --module."),
+    num: int = typer.Option(8, "--num", "-n", help="Generated images."),
+    seed: int = Seed,
+    preset: str = typer.Option("joint-ppgn-h", help="joint-ppgn-h (diverse facets), dgn-am (no prior, no noise), ..."),
+    steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
+    spatial: str = typer.Option("centre", help="Conv units: the centre position (the paper) or the mean over positions."),
+    real_subset: int = typer.Option(0, help="Look for the top-9 real images among this many training images (0 = all)."),
+    out: Optional[Path] = typer.Option(None, help="Write the figure (generated row, top-9 real row) as PNG."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help='Write {"layer", "unit", "activations", "top9_real"}.'),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Images that drive one hidden unit (multifaceted visualisation), beside the real images that do."""
+    from .cli import _load_pipeline
+    from .data import DataNotFoundError, load_fashion_mnist
+    from .images import save_image
+    from .models import WeightsError
+    from .sampling import PRESETS
+    from .sampling.neuron import SPATIAL
+    from .visualize import figure, target_network, top_real, units_of, visualize
+
+    if preset not in PRESETS:
+        _fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+    if spatial not in SPATIAL:
+        _fail(f"unknown --spatial {spatial!r}; valid: {', '.join(SPATIAL)}")
+    if not 0 < num <= 256:
+        _fail(f"--num must be in 1..256, got {num}")
+    if steps is not None and steps <= 0:
+        _fail(f"--steps must be > 0, got {steps}")
+    pipe = _load_pipeline(model, device)
+    try:
+        net = target_network(pipe, module, weights)
+        if list_:
+            for layer, units in units_of(pipe, net).items():
+                typer.echo(f"{layer} {units}")
+            return
+        if neuron is None:
+            _fail("give --neuron LAYER:UNIT (or --list to see the layers)")
+        if out is None and json_out is None:
+            _fail("nothing to write: give --out FILE.png and/or --json FILE.json")
+        vis = visualize(pipe, net, neuron, num, seed, preset, spatial, steps, progress=not quiet)
+        train = load_fashion_mnist("train", data_dir)
+    except (ValueError, WeightsError, DataNotFoundError) as err:
+        _fail(str(err))
+    images = train.images if not real_subset else train.images[:real_subset]
+    idx, top_acts = top_real(net, vis.layer, vis.unit, images, 9, spatial)
+    if out is not None:
+        save_image(figure(vis.images, vis.activations, images[idx][..., None], top_acts), out)
+    _write_json(json_out, {"layer": vis.layer, "unit": vis.unit, "activations": [round(float(a), 4) for a in vis.activations],
+                           "top9_real": [round(float(a), 4) for a in top_acts]})
+    if not quiet:
+        typer.echo(f"{vis.layer}:{vis.unit} generated mean {vis.activations.mean():.3f} (max {vis.activations.max():.3f}); "
+                   f"top-9 real mean {top_acts.mean():.3f}" + "".join(f" → {p}" for p in (out, json_out) if p), err=True)
+
+
+def bench_neurons_cmd(
+    model: str = Model,
+    neurons: str = typer.Option("features.6:3,features.6:20,fc.2:7,fc.2:42,fc.2:100,head.1:8", help="Comma-separated LAYER:UNIT list."),
+    num: int = typer.Option(16, "--num", "-n", help="Chains per unit and preset."),
+    steps: Optional[int] = typer.Option(None, help="Chain length (default: each preset's)."),
+    real_subset: int = typer.Option(0, help="Look for the top real images among this many training images (0 = all)."),
+    seed: int = Seed,
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as JSON."),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """DGN-AM vs PPGN on the same hidden units: activation reached and diversity, against real images."""
+    from .cli import _load_pipeline
+    from .data import DataNotFoundError, load_fashion_mnist
+    from .evaluation.bench_neurons import bench_neurons
+    from .evaluation.evaluate import EvaluatorBundle
+    from .models import WeightsError
+    from .visualize import target_network
+
+    if num < 2:
+        _fail(f"--num must be >= 2 (diversity needs pairs), got {num}")
+    pipe = _load_pipeline(model, device)
+    try:
+        train = load_fashion_mnist("train", data_dir)
+        evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
+        images = train.images if not real_subset else train.images[:real_subset]
+        rows = bench_neurons(pipe, target_network(pipe), neurons.split(","), images, num=num, seed=seed,
+                             steps=steps, evaluator=evaluator, progress=not quiet)
+    except (ValueError, WeightsError, DataNotFoundError) as err:
+        _fail(str(err))
+    typer.echo(f"{num} chains per unit and preset, seed {seed}; 'vs real' = over the unit's top-{num} training images")
+    typer.echo(f"{'neuron':<14} {'preset':<14} {'activation':>10} {'act/real':>9} {'diversity/real':>14}")
+    for r in rows:
+        typer.echo(f"{r['neuron']:<14} {r['preset']:<14} {r['activation']:>10} {r['activation_vs_real']:>9} {r['diversity_vs_real']:>14}")
+    for preset in dict.fromkeys(r["preset"] for r in rows):
+        mine = [r for r in rows if r["preset"] == preset]
+        typer.echo(f"{'mean':<14} {preset:<14} {'':>10} {sum(r['activation_vs_real'] for r in mine) / len(mine):>9.3f} "
+                   f"{sum(r['diversity_vs_real'] for r in mine) / len(mine):>14.3f}")
+    _write_json(json_out, rows)
+
+
+def _write_json(path: Optional[Path], value) -> None:
+    if path is not None:
+        import json
+
+        from .models.io import atomic_write
+
+        text = json.dumps(value, indent=2) + "\n"
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
 def register(app: typer.Typer, train_app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add this module's commands to the ``ppgn`` command line."""
     train_app.command("condition-net")(train_condition_net_cmd)
+    bench_app.command("networks")(bench_networks_cmd)
+    app.command("visualize")(visualize_cmd)
+    bench_app.command("neurons")(bench_neurons_cmd)

@@ -22,7 +22,7 @@ import torch
 from .data import parse_class
 from .sampling import ClassCondition, get_preset
 from .sampling.conditions import Condition, ConditionLike, SumCondition
-from .sampling.network import calibration_scale, check_logits, load_user_network
+from .sampling.network import calibration_scale, check_logits, load_user_network  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,21 @@ from .conditions import Condition
 SPATIAL = ("centre", "mean")
 
 
+def _straight_through(module: nn.Module, inp: tuple, out):
+    """A ReLU's output whose gradient is its input's: a unit that is off still shows the chain
+    which way turns it on (otherwise a chain that starts with the unit off never moves)."""
+    if isinstance(module, nn.ReLU) and isinstance(out, torch.Tensor) and inp and isinstance(inp[0], torch.Tensor):
+        return inp[0] + (out - inp[0]).detach()
+    return out
+
+
 @contextmanager
 def capture(model: nn.Module, layer: str) -> Iterator[dict[str, torch.Tensor]]:
-    """Within the block, ``box["out"]`` holds the output of ``model``'s module ``layer`` after each forward pass."""
+    """Within the block, ``box["out"]`` holds the output of ``model``'s module ``layer`` after each
+    forward pass (for a ReLU, with the straight-through gradient of its input)."""
     module = dict(model.named_modules())[layer]
     box: dict[str, torch.Tensor] = {}
-    handle = module.register_forward_hook(lambda _m, _inp, out: box.__setitem__("out", out))
+    handle = module.register_forward_hook(lambda m, inp, out: box.__setitem__("out", _straight_through(m, inp, out)))
     try:
         yield box
     finally:
