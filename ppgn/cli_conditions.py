@@ -298,6 +298,42 @@ def bench_inpaint_cmd(
     _write_json(json_out, rows)
 
 
+def bench_captions_cmd(
+    model: str = Model,
+    captions: Optional[str] = typer.Option(None, help="Semicolon-separated captions (default: eight covering both attributes)."),
+    num: int = typer.Option(32, "--num", "-n", help="Samples per caption."),
+    steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
+    seed: int = Seed,
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as JSON."),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Caption samples: evaluator agreement with the named class, attribute hit rates, vs real images."""
+    from .cli import _load_pipeline
+    from .data import DataNotFoundError, load_fashion_mnist
+    from .evaluation.bench_captions import CAPTIONS, bench_captions
+    from .evaluation.evaluate import EvaluatorBundle
+    from .models import WeightsError
+
+    if num <= 0:
+        _fail(f"--num must be > 0, got {num}")
+    pipe = _load_pipeline(model, device)
+    chosen = tuple(c.strip() for c in captions.split(";")) if captions else CAPTIONS
+    try:
+        test = load_fashion_mnist("test", data_dir)
+        evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
+        rows = bench_captions(pipe, test, evaluator, chosen, num, seed, steps=steps, progress=not quiet)
+    except (ValueError, WeightsError, DataNotFoundError) as err:
+        _fail(str(err))
+    typer.echo(f"{num} samples per caption, seed {seed}; attribute rates measured from pixels")
+    typer.echo(f"{'caption':<26} {'evaluator: samples':>18} {'real':>6}   attribute: samples / real base rate / class-only samples")
+    for r in rows:
+        attrs = "; ".join(f"{w} {r['attributes'][w]:.2f} / {r['real_base_rate'][w]:.2f} / {r['class_only_rate'][w]:.2f}" for w in r["attributes"])
+        typer.echo(f"{r['caption']:<26} {r['agreement']:>18} {r['real_agreement']:>6}   {attrs}")
+    _write_json(json_out, rows)
+
+
 def _write_json(path: Optional[Path], value) -> None:
     if path is not None:
         import json
@@ -308,11 +344,38 @@ def _write_json(path: Optional[Path], value) -> None:
         atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
+def train_captioner_cmd(
+    dataset: str = typer.Option("fashion-mnist", help="fashion-mnist (captions name its classes)."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/captioner)."),
+    epochs: int = typer.Option(4, help="Epochs."),
+    seed: int = typer.Option(0, help="Random seed."),
+    train_subset: int = typer.Option(0, help="Train on this many examples only (0 = all)."),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Train the captioner (CNN encoder + GRU decoder) on captions measured from the pixels."""
+    from .data import DataNotFoundError
+    from .training.captioner import CaptionerTrainConfig, train_captioner
+
+    if epochs <= 0:
+        _fail(f"--epochs must be > 0, got {epochs}")
+    config = CaptionerTrainConfig(dataset=dataset, epochs=epochs, seed=seed, train_subset=train_subset)
+    target = out or Path(f"runs/{dataset}/captioner")
+    try:
+        _, card = train_captioner(config, target, data_dir, device, quiet)
+    except (DataNotFoundError, ValueError) as err:
+        _fail(str(err))
+    typer.echo(f"captioner: {card['metrics']} → {target}")
+
+
 def register(app: typer.Typer, train_app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add this module's commands to the ``ppgn`` command line."""
     train_app.command("condition-net")(train_condition_net_cmd)
+    train_app.command("captioner")(train_captioner_cmd)
     bench_app.command("networks")(bench_networks_cmd)
     app.command("visualize")(visualize_cmd)
     bench_app.command("neurons")(bench_neurons_cmd)
     app.command("inpaint")(inpaint_cmd)
     bench_app.command("inpaint")(bench_inpaint_cmd)
+    bench_app.command("captions")(bench_captions_cmd)

@@ -10,7 +10,19 @@ They are trained by the project's generic recipe and plug in untuned:
 
 from __future__ import annotations
 
+import torch
 from torch import nn
+
+
+class Scale(nn.Module):
+    """Multiplies its input by a constant (no parameters, so state dicts are unchanged)."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
 
 
 def mlp(num_classes: int = 10) -> nn.Module:
@@ -31,3 +43,17 @@ def cnn(num_classes: int = 10) -> nn.Module:
         nn.Flatten(),
         nn.Linear(48 * 7 * 7, num_classes),
     )  # fmt: skip
+
+
+def cnn_cold(num_classes: int = 10) -> nn.Module:
+    """``cnn`` with its logits divided by 10: the same classifier, gradients 10× smaller.
+
+    Loads ``cnn``'s weights. Such scale differences between networks (temperature, label
+    smoothing, loss) are why a fixed ε2 does not transfer (official code, issue #11).
+    """
+    return nn.Sequential(*cnn(num_classes), Scale(0.1))
+
+
+def cnn_hot(num_classes: int = 10) -> nn.Module:
+    """``cnn`` with its logits multiplied by 10 (loads ``cnn``'s weights)."""
+    return nn.Sequential(*cnn(num_classes), Scale(10.0))
