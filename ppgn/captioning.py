@@ -35,4 +35,7 @@ def caption_condition(pipe, sentence: str) -> tuple[CaptionCondition, int]:
     captioner = load_captioner(pipe)
     encode(sentence, captioner.config.vocab)  # word errors first: they name the nearest words
     label, _, _ = parse_caption(sentence)
-    return CaptionCondition(captioner, sentence), label
+    features = None
+    if captioner.config.input == "code":  # it reads h = E(x), as the paper's LRCN read CaffeNet features
+        features = lambda x: pipe.classifier.encode(x)[1]  # noqa: E731
+    return CaptionCondition(captioner, sentence, features), label

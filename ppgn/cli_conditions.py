@@ -350,21 +350,27 @@ def train_captioner_cmd(
     epochs: int = typer.Option(4, help="Epochs."),
     seed: int = typer.Option(0, help="Random seed."),
     train_subset: int = typer.Option(0, help="Train on this many examples only (0 = all)."),
+    classifier: str = typer.Option(
+        "ppgn/weights/fashion-mnist/classifier.safetensors",
+        help="Read h = E(x) of this frozen encoder (as LRCN read CaffeNet features); 'none' = a CNN on the pixels.",
+    ),
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
 ):
-    """Train the captioner (CNN encoder + GRU decoder) on captions measured from the pixels."""
+    """Train the captioner (encoder + GRU decoder) on captions measured from the pixels."""
     from .data import DataNotFoundError
+    from .models import WeightsError
     from .training.captioner import CaptionerTrainConfig, train_captioner
 
     if epochs <= 0:
         _fail(f"--epochs must be > 0, got {epochs}")
-    config = CaptionerTrainConfig(dataset=dataset, epochs=epochs, seed=seed, train_subset=train_subset)
+    config = CaptionerTrainConfig(dataset=dataset, epochs=epochs, seed=seed, train_subset=train_subset,
+                                  classifier="" if classifier.lower() == "none" else classifier)
     target = out or Path(f"runs/{dataset}/captioner")
     try:
         _, card = train_captioner(config, target, data_dir, device, quiet)
-    except (DataNotFoundError, ValueError) as err:
+    except (DataNotFoundError, WeightsError, ValueError) as err:
         _fail(str(err))
     typer.echo(f"captioner: {card['metrics']} → {target}")
 

@@ -6,6 +6,8 @@ with ``log_prob(x, sentence) -> (B,)`` and a ``config.vocab``, such as ``ppgn.mo
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -19,19 +21,20 @@ class CaptionCondition(Condition):
     Args:
         captioner: has ``config.vocab`` and ``log_prob(x, sentence (1, T)) -> (B,)``.
         sentence: the caption, e.g. "a small dark bag".
+        features: what the captioner reads, computed from x (e.g. h = E(x)); None = x itself.
 
     Raises:
         ValueError: an empty caption, or a word outside the captioner's vocabulary (naming the
             nearest known words).
     """
 
-    def __init__(self, captioner: nn.Module, sentence: str):
-        self.captioner, self.sentence = captioner, sentence
+    def __init__(self, captioner: nn.Module, sentence: str, features: Callable[[torch.Tensor], torch.Tensor] | None = None):
+        self.captioner, self.sentence, self.features = captioner, sentence, features
         device = next(captioner.parameters()).device
         self.ids = torch.tensor([encode(sentence, captioner.config.vocab)], device=device)  # (1, T)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        return self.captioner.log_prob(x, self.ids)
+        return self.captioner.log_prob(x if self.features is None else self.features(x), self.ids)
 
     def __repr__(self) -> str:
         return f"CaptionCondition({self.sentence!r})"

@@ -2,6 +2,10 @@
 
     ppgn train captioner --dataset fashion-mnist --out runs/captioner
 
+With ``classifier`` set (the default on the command line: the shipped E/C), the captioner reads
+h = E(x) of that frozen encoder, as the paper's LRCN read CaffeNet's features; otherwise it
+has a small CNN of its own on the pixels.
+
 Each step every image gets a fresh caption: one of the templates, with the attributes that
 hold for it (``ppgn.data.captions``). The loss is the sentence's negative log-likelihood per
 word. Reported on the test set: how often the captioner, used as a classifier (the class whose
@@ -22,9 +26,9 @@ from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..data.captions import BRIGHTNESS, CLASS_WORDS, SIZE, attribute_words, encode, fit_thresholds, make_caption, vocabulary
-from ..models import save_model
+from ..models import Classifier, load_model, save_model
 from ..models.captioner import Captioner, CaptionerConfig
-from .common import Checkpoint, batches, loss_summary, make_card, pick_device
+from .common import Checkpoint, batches, encode_all, loss_summary, make_card, pick_device
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class CaptionerTrainConfig:
     batch_size: int = 128
     lr: float = 3e-3
     train_subset: int = 0  # 0 = the whole training set
+    classifier: str = ""  # a Classifier's weights: read h = E(x); "" = a CNN on the pixels
     seed: int = 0
 
 
@@ -47,10 +52,14 @@ def sentence_batch(sentences: list[str], vocab: tuple[str, ...]) -> torch.Tensor
 
 
 @torch.no_grad()
-def caption_metrics(model: Captioner, images: np.ndarray, labels: np.ndarray, batch: int = 1000) -> dict:
-    """Class accuracy of argmax_c log p("a {c}" | x), and attribute accuracy where one holds."""
+def caption_metrics(model: Captioner, x: torch.Tensor, images: np.ndarray, labels: np.ndarray, batch: int = 1000) -> dict:
+    """Class accuracy of argmax_c log p("a {c}" | x), and attribute accuracy where one holds.
+
+    Args:
+        x: what the captioner reads (images (N, C, H, W) or codes (N, D)); images: uint8 (N, H, W).
+    """
     model.eval()
-    vocab, x = model.config.vocab, to_tensor(images)
+    vocab = model.config.vocab
     b_words, s_words = attribute_words(images, labels, model.config.thresholds)
     scores = []
     for i in range(0, len(x), batch):
@@ -84,9 +93,15 @@ def train_captioner(config: CaptionerTrainConfig, out: str | Path, data_dir: str
         train = train.subset(config.train_subset, gen)
     vocab = vocabulary()
     thresholds = fit_thresholds(train.images, train.labels, len(CLASS_WORDS))
-    model = Captioner(CaptionerConfig(vocab=vocab, thresholds=thresholds)).to(dev)
+    x_train, x_test = to_tensor(train.images), to_tensor(test.images)
+    if config.classifier:  # read h = E(x) of the frozen encoder, computed once
+        encoder = load_model(config.classifier, dev, expect=Classifier)
+        x_train, x_test = encode_all(encoder, x_train), encode_all(encoder, x_test)
+        model_config = CaptionerConfig(vocab=vocab, thresholds=thresholds, input="code", code_dim=x_train.shape[1])
+    else:
+        model_config = CaptionerConfig(vocab=vocab, thresholds=thresholds)
+    model = Captioner(model_config).to(dev)
     b_words, s_words = attribute_words(train.images, train.labels, thresholds)
-    x_train = to_tensor(train.images)
     steps_per_epoch = max(1, len(train) // config.batch_size)
     total = config.epochs * steps_per_epoch
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
@@ -119,7 +134,7 @@ def train_captioner(config: CaptionerTrainConfig, out: str | Path, data_dir: str
                 break
     bar.close()
     model.eval()
-    metrics = {**caption_metrics(model.cpu(), test.images, test.labels), "train_size": len(train), **loss_summary(history)}
+    metrics = {**caption_metrics(model.cpu(), x_test, test.images, test.labels), "train_size": len(train), **loss_summary(history)}
     card = make_card(config, config.seed, train.sha256, elapsed + time.time() - started, metrics)
     save_model(model, Path(out) / "captioner.safetensors", card)
     return model, card
