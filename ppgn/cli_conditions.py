@@ -54,7 +54,9 @@ def train_condition_net_cmd(
 def bench_networks_cmd(
     model: str = Model,
     network: list[str] = typer.Option(
-        ["mlp=ppgn.examples.condition_nets:mlp@condition-mlp", "cnn=ppgn.examples.condition_nets:cnn@condition-cnn"],
+        ["mlp=ppgn.examples.condition_nets:mlp@condition-mlp", "cnn=ppgn.examples.condition_nets:cnn@condition-cnn",
+         "cnn logits/10=ppgn.examples.condition_nets:cnn_cold@condition-cnn",
+         "cnn logits*10=ppgn.examples.condition_nets:cnn_hot@condition-cnn"],
         help="NAME=package.module:factory@WEIGHTS (a file, or a stem in the model folder); repeat for several.",
     ),
     num: int = typer.Option(16, "--num", "-n", help="Chains per class."),
@@ -265,7 +267,7 @@ def bench_inpaint_cmd(
     model: str = Model,
     num: int = typer.Option(100, "--num", "-n", help="Held-out test images (one fill each)."),
     hole: int = typer.Option(12, help="Side of the square hole, in pixels."),
-    eps4: float = typer.Option(0.03, help="Weight ε4 of the context term."),
+    eps4: str = typer.Option("0.03", help="Weight(s) ε4 of the context term, comma-separated to compare several."),
     steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
     seed: int = Seed,
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as JSON."),
@@ -284,17 +286,23 @@ def bench_inpaint_cmd(
         _fail(f"--hole must be in 1..20, got {hole}")
     if num <= 0:
         _fail(f"--num must be > 0, got {num}")
+    try:
+        weights = tuple(float(e) for e in eps4.split(","))
+    except ValueError:
+        _fail(f"--eps4 must be comma-separated numbers, got {eps4!r}")
+    if any(e < 0 for e in weights):
+        _fail(f"--eps4 must be >= 0, got {eps4}")
     pipe = _load_pipeline(model, device)
     try:
         test, train = load_fashion_mnist("test", data_dir), load_fashion_mnist("train", data_dir)
         evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
-        rows = bench_inpaint(pipe, test, train, evaluator, num, hole, seed, eps4, steps, progress=not quiet)
+        rows = bench_inpaint(pipe, test, train, evaluator, num, hole, seed, weights, steps, progress=not quiet)
     except (ValueError, WeightsError, DataNotFoundError) as err:
         _fail(str(err))
     typer.echo(f"{num} test images, a random {hole}×{hole} hole each, seed {seed}, ε4 = {eps4}")
-    typer.echo(f"{'method':<40} {'hole MSE':>9} {'evaluator agrees':>17} {'s':>6}")
+    typer.echo(f"{'method':<46} {'hole MSE':>9} {'evaluator agrees':>17} {'s':>6}")
     for r in rows:
-        typer.echo(f"{r['method']:<40} {r['hole_mse']:>9} {r['evaluator_agreement']:>17} {r['seconds']:>6}")
+        typer.echo(f"{r['method']:<46} {r['hole_mse']:>9} {r['evaluator_agreement']:>17} {r['seconds']:>6}")
     _write_json(json_out, rows)
 
 

@@ -60,12 +60,13 @@ def _row(name, filled, images, masks, labels, evaluator, seconds) -> dict:
             "evaluator_agreement": round(float((logits.argmax(1).numpy() == labels).mean()), 4), "seconds": round(seconds, 1)}
 
 
-def bench_inpaint(pipe, test, train, evaluator, num: int = 100, hole: int = 12, seed: int = 0, eps4: float = EPS4,
-                  steps: int | None = None, progress: bool = False) -> list[dict]:
+def bench_inpaint(pipe, test, train, evaluator, num: int = 100, hole: int = 12, seed: int = 0,
+                  eps4: tuple[float, ...] = (EPS4,), steps: int | None = None, progress: bool = False) -> list[dict]:
     """Rows ``{method, hole_mse, evaluator_agreement, seconds}`` on ``num`` test images.
 
     Args:
         test, train: ImageDatasets; evaluator: the independent evaluator network.
+        eps4: the context weights to try (the PPGN-context rows are repeated for each).
     """
     gen = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(test), generator=gen)[:num].numpy()
@@ -80,12 +81,12 @@ def bench_inpaint(pipe, test, train, evaluator, num: int = 100, hole: int = 12, 
                      time.perf_counter() - t0))
     with torch.no_grad():  # C's guess from the masked image: the class the sampler may condition on
         guess = pipe.classifier(masked_start(images, masks).to(pipe.device)).argmax(1).cpu()
-    variants = [("PPGN, no context (class = C's guess)", True, False),
-                ("PPGN-context (class = C's guess)", True, True),
-                ("PPGN-context, no class", False, True)]
-    for name, with_class, with_context in variants:
+    variants = [("PPGN, no context (class = C's guess)", True, False, 0.0)]
+    for e in eps4:
+        variants += [(f"PPGN-context ε4={e:g} (class = C's guess)", True, True, e), (f"PPGN-context ε4={e:g}, no class", False, True, e)]
+    for name, with_class, with_context, e in variants:
         t0 = time.perf_counter()
-        out = inpaint(pipe, images, masks, guess if with_class else None, num=num, seed=seed, eps4=eps4, steps=steps,
+        out = inpaint(pipe, images, masks, guess if with_class else None, num=num, seed=seed, eps4=e, steps=steps,
                       context=with_context, progress=progress)
         rows.append(_row(name, to_tensor(out.generated[..., 0]), images, masks, labels, evaluator, time.perf_counter() - t0))
     real = evaluator_outputs(evaluator, test.images[idx][..., None])[1]
