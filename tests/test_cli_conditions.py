@@ -164,3 +164,43 @@ def test_inpaint_errors(tmp_path, shoe, make, args, needles):
     out = tmp_path / "never.npz"
     one_line_error(run("inpaint", "--image", image, *args, "--out", out, "-q"), *needles)
     assert not out.exists()
+
+
+def test_train_recipes_refuse_bad_input(tmp_path):
+    one_line_error(run("train", "condition-net", "--module", "nowhere.x:y", "--dataset", "digits", "--out", tmp_path / "n", "-q"), "cannot import")
+    one_line_error(run("train", "captioner", "--classifier", tmp_path / "missing.safetensors", "--dataset", "digits",
+                       "--out", tmp_path / "c2", "-q"), "weights not found")
+    one_line_error(run("train", "captioner", "--epochs", 0, "-q"), "--epochs must be > 0")
+
+
+@pytest.mark.slow
+def test_train_condition_net_and_captioner_recipes_write_weights_and_cards(tmp_path):
+    result = run("train", "condition-net", "--module", "ppgn.examples.condition_nets:cnn", "--dataset", "digits",
+                 "--epochs", 1, "--train-subset", 256, "--out", tmp_path / "cnn", "-q")
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "cnn" / "condition-cnn.json").read_text())
+    assert card["seed"] == 0 and card["training_config"]["module"] == "ppgn.examples.condition_nets:cnn"
+    npz = tmp_path / "s.npz"
+    result = run("sample", "--condition-module", "ppgn.examples.condition_nets:cnn", "--weights", tmp_path / "cnn" / "condition-cnn.safetensors",
+                 "--target", 2, "-n", 2, "--steps", 1, "--out", npz, "-q")
+    assert result.exit_code == 0, result.output
+    result = run("train", "captioner", "--dataset", "digits", "--epochs", 1, "--train-subset", 256, "--classifier", "none",
+                 "--out", tmp_path / "cap", "-q")
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "cap" / "captioner.json").read_text())
+    assert {"class_accuracy", "brightness_accuracy", "size_accuracy"} <= set(card["metrics"]) and card["seed"] == 0
+
+
+def test_benches_run_small(tmp_path):
+    for args in (
+        ["networks", "--network", "mlp=ppgn.examples.condition_nets:mlp@condition-mlp", "-n", 1, "--steps", 1],
+        ["neurons", "--neurons", "fc.2:7", "-n", 2, "--steps", 1, "--real-subset", 200],
+        ["inpaint", "-n", 3, "--steps", 1, "--eps4", "0.03,0.1"],
+        ["captions", "--captions", "a dark bag;a small coat", "-n", 2, "--steps", 1],
+    ):
+        report = tmp_path / f"{args[0]}.json"
+        result = run("bench", *args, "--json", report, "-q")
+        assert result.exit_code == 0, result.output
+        assert json.loads(report.read_text())
+    one_line_error(run("bench", "inpaint", "--eps4", "a,b"), "comma-separated")
+    one_line_error(run("bench", "captions", "--captions", "a drak bag", "-n", 1), "nearest known words: dark")
