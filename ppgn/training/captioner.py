@@ -86,6 +86,7 @@ def train_captioner(config: CaptionerTrainConfig, out: str | Path, data_dir: str
     dev = pick_device(device)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
+    encoder = load_model(config.classifier, dev, expect=Classifier) if config.classifier else None  # fail fast
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
     if len(train.classes) != len(CLASS_WORDS):
         raise ValueError(f"captions need the {len(CLASS_WORDS)} Fashion-MNIST classes; {config.dataset} has {len(train.classes)}")
@@ -94,8 +95,7 @@ def train_captioner(config: CaptionerTrainConfig, out: str | Path, data_dir: str
     vocab = vocabulary()
     thresholds = fit_thresholds(train.images, train.labels, len(CLASS_WORDS))
     x_train, x_test = to_tensor(train.images), to_tensor(test.images)
-    if config.classifier:  # read h = E(x) of the frozen encoder, computed once
-        encoder = load_model(config.classifier, dev, expect=Classifier)
+    if encoder is not None:  # read h = E(x) of the frozen encoder, computed once
         x_train, x_test = encode_all(encoder, x_train), encode_all(encoder, x_test)
         model_config = CaptionerConfig(vocab=vocab, thresholds=thresholds, input="code", code_dim=x_train.shape[1])
     else:
