@@ -161,7 +161,7 @@ def visualize_cmd(
 
 def bench_neurons_cmd(
     model: str = Model,
-    neurons: str = typer.Option("features.6:3,features.6:20,fc.2:7,fc.2:42,fc.2:100,head.1:8", help="Comma-separated LAYER:UNIT list."),
+    neurons: str = typer.Option("features.6:3,features.6:20,fc.2:7,fc.2:41,fc.2:100,head.1:8", help="Comma-separated LAYER:UNIT list."),
     num: int = typer.Option(16, "--num", "-n", help="Chains per unit and preset."),
     steps: Optional[int] = typer.Option(None, help="Chain length (default: each preset's)."),
     real_subset: int = typer.Option(0, help="Look for the top real images among this many training images (0 = all)."),
@@ -358,9 +358,9 @@ def train_captioner_cmd(
     epochs: int = typer.Option(4, help="Epochs."),
     seed: int = typer.Option(0, help="Random seed."),
     train_subset: int = typer.Option(0, help="Train on this many examples only (0 = all)."),
-    classifier: str = typer.Option(
-        "ppgn/weights/fashion-mnist/classifier.safetensors",
-        help="Read h = E(x) of this frozen encoder (as LRCN read CaffeNet features); 'none' = a CNN on the pixels.",
+    model: str = typer.Option("fashion-mnist", help="Whose encoder E the captioner reads: a shipped model name or a folder."),
+    classifier: Optional[str] = typer.Option(
+        None, help="Read h = E(x) of this frozen encoder instead of --model's (as LRCN read CaffeNet features); 'none' = a CNN on the pixels.",
     ),
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
@@ -373,6 +373,12 @@ def train_captioner_cmd(
 
     if epochs <= 0:
         _fail(f"--epochs must be > 0, got {epochs}")
+    if classifier is None:
+        from .pipeline import MODELS, WEIGHTS
+
+        if model not in MODELS and not Path(model).is_dir():
+            _fail(f"unknown model {model!r}; valid: {', '.join(sorted(MODELS))}, or a folder of weights")
+        classifier = str((WEIGHTS / model if model in MODELS else Path(model)) / "classifier.safetensors")
     config = CaptionerTrainConfig(dataset=dataset, epochs=epochs, seed=seed, train_subset=train_subset,
                                   classifier="" if classifier.lower() == "none" else classifier)
     target = out or Path(f"runs/{dataset}/captioner")
