@@ -194,7 +194,7 @@ def sample_cmd(
     condition_module: Optional[str] = typer.Option(None, help="Your network, package.module:factory, returning logits."),
     weights: Optional[Path] = typer.Option(None, help="A .safetensors state dict for --condition-module."),
     target: Optional[int] = typer.Option(None, help="The class index --condition-module should favour."),
-    calibrate: bool = typer.Option(True, help="Scale plugged-in terms to the shipped class gradient (no tuning)."),
+    calibrate: str = typer.Option("up", help="Plugged-in terms vs the shipped class gradient: up (raise weak ones), match, off."),
     device: Optional[str] = Device,
     quiet: bool = Quiet,
 ):
@@ -235,7 +235,7 @@ def sample_cmd(
 
             condition, target_class = compose(
                 pipe, num, class_, not_class, caption, caption_weight, condition_module, weights, target,
-                start=Start(num, preset, seed, start), calibrated=calibrate,
+                start=Start(num, preset, seed, start), calibration=calibrate,
             )
         result = pipe.sample(
             target_class, num=len(target_class) if per_class else num, condition=condition, preset=preset, seed=seed, steps=steps,

@@ -67,7 +67,7 @@ def bench_networks_cmd(
     device: Optional[str] = Device,
     quiet: bool = Quiet,
 ):
-    """Sample every class through user networks, untuned, with and without calibration; evaluator scores."""
+    """Sample every class through user networks, untuned, under each calibration mode; evaluator scores."""
     from .cli import _load_pipeline
     from .evaluation.bench_conditions import bench_user_networks
     from .models import WeightsError
@@ -92,9 +92,9 @@ def bench_networks_cmd(
     except (ValueError, WeightsError) as err:
         _fail(str(err))
     typer.echo(f"{preset}, {num} chains per class, seed {seed}; accuracy and diversity by the evaluator")
-    typer.echo(f"{'network':<32} {'calibrated':>10} {'scale':>8} {'accuracy':>9} {'diversity':>9} {'fid':>7} {'s':>6}")
+    typer.echo(f"{'network':<32} {'calibration':>11} {'scale':>8} {'accuracy':>9} {'diversity':>9} {'fid':>7} {'s':>6}")
     for r in rows:
-        typer.echo(f"{r['network']:<32} {str(r['calibrated']):>10} {r['scale']:>8} {r['accuracy']:>9} {r['diversity']:>9} {r['fid']:>7} {r['seconds']:>6}")
+        typer.echo(f"{r['network']:<32} {r['calibration']:>11} {r['scale']:>8} {r['accuracy']:>9} {r['diversity']:>9} {r['fid']:>7} {r['seconds']:>6}")
     _write_json(json_out, rows)
 
 

@@ -7,10 +7,19 @@
     >>> labels.tolist()
     [8, 8, 8, 8]
 
-Every term other than the shipped classifier's class condition (a user's network, a caption,
-a hidden unit) is calibrated by default: scaled so that its mean |∇h| at the chains' starting
-codes equals that of the shipped class condition, whose ε's the presets tuned. Its weight then
-means what a class's weight means (1 = as strong as a class, −1 = NOT), with no tuning.
+Every term other than the shipped classifier's class condition (a user's network, a caption)
+is calibrated (``CALIBRATIONS``): its gradient is compared with the shipped class condition's,
+whose ε's the presets tuned, by the mean |∇h| at the chains' starting codes.
+
+  "up" (default)  scale a weaker gradient up to the reference, leave a stronger one alone.
+                  A log-probability's gradient fades by itself once the condition holds
+                  (∇ log p → 0 as p → 1), so a strong one is self-limiting, while a weak one
+                  never gets the condition to hold: the failure of official issue #11.
+  "match"         scale to the reference either way (used for hidden units, whose activation
+                  does not saturate, so a strong gradient would swamp the prior).
+  "off"           leave the term as it is.
+
+Measured on four networks of three gradient scales (``ppgn bench networks``, docs/conditions.md).
 """
 
 from __future__ import annotations
@@ -42,15 +51,24 @@ def reference_condition(pipe, num: int) -> ClassCondition:
     return ClassCondition(pipe.classifier, targets)
 
 
-def calibrate(pipe, condition: ConditionLike, start: Start) -> tuple[Condition, float]:
-    """``s·condition`` with s chosen so its mean |∇h| at the starting codes is the reference's.
+CALIBRATIONS = ("up", "match", "off")
+
+
+def calibrate(pipe, condition: ConditionLike, start: Start, mode: str = "up") -> tuple[Condition, float]:
+    """``s·condition``, s from the ratio of the reference's mean |∇h| to the condition's at the
+    starting codes: "match" uses the ratio, "up" max(1, ratio), "off" 1.
 
     Returns:
         the scaled condition and s.
     """
-    G = pipe.generator(get_preset(start.preset).generator)
-    h0 = pipe.initial_codes(start.num, start.init, torch.Generator().manual_seed(start.seed))  # the chains' own start
-    scale = calibration_scale(condition, reference_condition(pipe, start.num), G, h0)
+    if mode not in CALIBRATIONS:
+        raise ValueError(f"unknown calibration {mode!r}; valid: {', '.join(CALIBRATIONS)}")
+    scale = 1.0
+    if mode != "off":
+        G = pipe.generator(get_preset(start.preset).generator)
+        h0 = pipe.initial_codes(start.num, start.init, torch.Generator().manual_seed(start.seed))  # the chains' own start
+        scale = calibration_scale(condition, reference_condition(pipe, start.num), G, h0)
+        scale = max(1.0, scale) if mode == "up" else scale
     return SumCondition([(scale, condition)]), scale
 
 
@@ -74,13 +92,15 @@ def compose(
     target: int | None = None,
     module_weight: float = 1.0,
     start: Start | None = None,
-    calibrated: bool = True,
+    calibration: str = "up",
 ) -> tuple[Condition, torch.Tensor]:
     """Σ of the conditions asked for, and the (num,) labels the samples are filed under.
 
     Labels are the class asked for; else the class the caption names; else the user network's
     target. Raises ValueError (one line) for bad input.
     """
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"unknown calibration {calibration!r}; valid: {', '.join(CALIBRATIONS)}")
     start = start or Start(num)
     terms: list[tuple[float, ConditionLike]] = []
     label = None
@@ -106,7 +126,7 @@ def compose(
     if not terms and not plugged:
         raise ValueError("no condition given; use --class, --caption and/or --condition-module")
     for weight, condition in plugged:
-        terms.append((weight, calibrate(pipe, condition, start)[0] if calibrated else condition))
+        terms.append((weight, calibrate(pipe, condition, start, calibration)[0]))
     if label is None:
         raise ValueError("--not-class needs something to move towards: add --class, --caption or --condition-module")
     return SumCondition(terms), torch.full((num,), int(label), dtype=torch.long)

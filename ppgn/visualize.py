@@ -88,7 +88,7 @@ def visualize(
     preset: str = "joint-ppgn-h",
     spatial: str = "centre",
     steps: int | None = None,
-    calibrated: bool = True,
+    calibration: str = "match",
     progress: bool = False,
 ) -> Visualization:
     """Sample ``num`` images that drive ``neuron`` ("layer:unit") of ``net``.
@@ -98,9 +98,7 @@ def visualize(
     """
     layer, unit = parse_neuron(neuron, units_of(pipe, net))
     condition = NeuronCondition(net, layer, unit, spatial)
-    scale = 1.0
-    if calibrated:
-        condition, scale = calibrate(pipe, condition, Start(num, preset, seed))
+    condition, scale = calibrate(pipe, condition, Start(num, preset, seed), calibration)
     out = pipe.sample(0, num=num, preset=preset, seed=seed, steps=steps, condition=condition, progress=progress)
     acts = activations_of(net, layer, unit, to_tensor(out.array[..., 0]), spatial)
     return Visualization(layer, unit, out.array, acts.numpy(), scale)

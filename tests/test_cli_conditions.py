@@ -72,6 +72,7 @@ def test_user_network_alone(tmp_path):
         (["--not-class", "bag"], ["--not-class needs"]),
         (["--class", "all", "--caption", "a bag"], ["--class all cannot be combined"]),
         ([], ["no condition given"]),
+        (["--caption", "a bag", "--calibrate", "sideways"], ["unknown calibration", "up, match, off"]),
     ],
 )
 def test_sample_condition_errors(tmp_path, args, needles):

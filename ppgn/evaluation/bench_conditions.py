@@ -1,8 +1,9 @@
 """Does a user's network work untuned? Sample every class through it, score with the evaluator.
 
 For each network (a factory and its weights) the chains ask for each class in turn, with the
-preset's ε's unchanged, once with the automatic gradient calibration and once without; the
-shipped classifier is the reference row. The evaluator, never used while sampling, scores them.
+preset's ε's unchanged, under each calibration mode ("up", the default; "match"; "off"); the
+shipped classifier is the reference row. A mode that gives the same scale as one already run
+reuses that run (the chains are deterministic). The evaluator, never used while sampling, scores them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 
 import torch
 
-from ..conditioning import Start, calibrate, check_logits
+from ..conditioning import CALIBRATIONS, Start, calibrate, check_logits
 from ..sampling import ClassCondition
 from ..sampling.network import load_user_network
 from .evaluate import EvaluatorBundle, evaluate_samples
@@ -38,7 +39,7 @@ def bench_user_networks(
     steps: int | None = None,
     progress: bool = False,
 ) -> list[dict]:
-    """Rows ``{network, calibrated, scale, accuracy, diversity, fid, own_accuracy, seconds}``.
+    """Rows ``{network, calibration, scale, accuracy, diversity, fid, seconds}``, one per calibration mode.
 
     Args:
         networks: (name, ``package.module:factory``, weights file or None) for each network.
@@ -48,15 +49,17 @@ def bench_user_networks(
     labels = torch.arange(K).repeat_interleave(num_per_class)  # (K·n,)
     bundle = EvaluatorBundle.from_folder(pipe.folder, pipe.device)
     start = Start(len(labels), preset, seed)
-    rows = [{"network": "shipped classifier (reference)", "calibrated": False, "scale": 1.0,
+    rows = [{"network": "shipped classifier (reference)", "calibration": "-", "scale": 1.0,
              **_score(pipe, bundle, None, labels, preset, seed, steps, progress)}]
     for name, module, weights in networks:
         net = load_user_network(module, weights, pipe.device)
         size = pipe.classifier.config.image_size
         check_logits(net, K - 1, (pipe.classifier.config.image_channels, size, size), pipe.device)
         raw = ClassCondition(net, labels.to(pipe.device))
-        scaled, scale = calibrate(pipe, raw, start)
-        for calibrated, condition in ((True, scaled), (False, raw)):
-            rows.append({"network": name, "calibrated": calibrated, "scale": round(scale if calibrated else 1.0, 4),
-                         **_score(pipe, bundle, condition, labels, preset, seed, steps, progress)})
+        scores: dict[float, dict] = {}  # the chains are deterministic: equal scales give equal runs
+        for mode in CALIBRATIONS:
+            condition, scale = calibrate(pipe, raw, start, mode)
+            if scale not in scores:
+                scores[scale] = _score(pipe, bundle, condition, labels, preset, seed, steps, progress)
+            rows.append({"network": name, "calibration": mode, "scale": round(scale, 4), **scores[scale]})
     return rows
