@@ -175,10 +175,12 @@ def bench_captions_cmd(
     except (ValueError, WeightsError, DataNotFoundError) as err:
         _fail(str(err))
     typer.echo(f"{num} samples per caption, seed {seed}; attribute rates measured from pixels")
-    typer.echo(f"{'caption':<26} {'evaluator: samples':>18} {'real':>6}   attribute: samples / real base rate / class-only samples")
+    typer.echo(f"{'caption':<26} {'evaluator: samples':>18} {'real':>6} {'+class':>7}   "
+               "attribute: samples / real base rate / class-only samples / caption+class samples")
     for r in rows:
-        attrs = "; ".join(f"{w} {r['attributes'][w]:.2f} / {r['real_base_rate'][w]:.2f} / {r['class_only_rate'][w]:.2f}" for w in r["attributes"])
-        typer.echo(f"{r['caption']:<26} {r['agreement']:>18} {r['real_agreement']:>6}   {attrs}")
+        attrs = "; ".join(f"{w} {r['attributes'][w]:.2f} / {r['real_base_rate'][w]:.2f} / {r['class_only_rate'][w]:.2f}"
+                          f" / {r['composed_attributes'][w]:.2f}" for w in r["attributes"])
+        typer.echo(f"{r['caption']:<26} {r['agreement']:>18} {r['real_agreement']:>6} {r['composed_agreement']:>7}   {attrs}")
     _write_json(json_out, rows)
 
 

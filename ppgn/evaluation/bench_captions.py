@@ -6,7 +6,8 @@ For each caption: ``num`` samples conditioned on it (calibrated, untuned). Repor
   attribute  how often each attribute the caption names holds in the samples, measured from the
            pixels with the captioner's own thresholds, against how often it holds in (a) real
            test images of the class (the base rate, about 1/3 by construction) and (b) samples
-           of the class alone (``--class``), which shows what the words add beyond the class.
+           of the class alone (``--class``), which shows what the words add beyond the class;
+  composed the same two measures for the caption composed with its class (``--class K --caption``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def _agreement(evaluator, images: np.ndarray, label: int) -> float:
 
 def bench_captions(pipe, test, evaluator, captions=CAPTIONS, num: int = 32, seed: int = 0, preset: str = "joint-ppgn-h",
                    steps: int | None = None, progress: bool = False) -> list[dict]:
-    """Rows ``{caption, class, agreement, real_agreement, attributes, real_base_rate, class_only_rate, seconds}``."""
+    """Rows ``{caption, class, agreement, real_agreement, attributes, real_base_rate, class_only_rate,
+    composed_agreement, composed_attributes, seconds}``."""
     thresholds = load_captioner(pipe).config.thresholds
     class_only: dict[int, np.ndarray] = {}
     rows = []
@@ -56,6 +58,8 @@ def bench_captions(pipe, test, evaluator, captions=CAPTIONS, num: int = 32, seed
         seconds = time.perf_counter() - started
         if label not in class_only:
             class_only[label] = pipe.sample(label, num=num, preset=preset, seed=seed, steps=steps, progress=progress).array
+        both, both_labels = compose(pipe, num, class_=label, caption=caption, start=Start(num, preset, seed))
+        composed = pipe.sample(both_labels, num=num, preset=preset, seed=seed, steps=steps, condition=both, progress=progress).array
         real = test.images[test.labels == label]
         rows.append({
             "caption": caption,
@@ -65,6 +69,8 @@ def bench_captions(pipe, test, evaluator, captions=CAPTIONS, num: int = 32, seed
             "attributes": _rates(out.array, label, thresholds, b, s),
             "real_base_rate": _rates(real, label, thresholds, b, s),
             "class_only_rate": _rates(class_only[label], label, thresholds, b, s),
+            "composed_agreement": _agreement(evaluator, composed, label),
+            "composed_attributes": _rates(composed, label, thresholds, b, s),
             "seconds": round(seconds, 1),
         })
     return rows
