@@ -222,3 +222,20 @@ def test_attributes_are_measured_from_pixels():
     assert len(thresholds) == 1 and len(thresholds[0]) == 4
     assert make_caption(8, "dark", "small", 3) == "a small dark bag"
     assert make_caption(8, None, None, 5) == "a bag"  # only the template without attributes fits
+
+
+def test_calibration_modes_on_the_shipped_pipeline():
+    """'up' raises a weak gradient to the shipped class gradient and leaves a strong one alone."""
+    import ppgn
+    from ppgn.conditioning import Start, calibrate
+
+    torch.set_default_dtype(torch.float32)
+    pipe = ppgn.load("fashion-mnist", device="cpu")
+    start = Start(4)
+    weak, strong = 0.01 * ClassCondition(pipe.classifier, 3), 100.0 * ClassCondition(pipe.classifier, 3)
+    up = calibrate(pipe, weak, start, "up")[1]
+    assert up > 10 and up == pytest.approx(calibrate(pipe, weak, start, "match")[1])
+    assert calibrate(pipe, strong, start, "up")[1] == 1.0 and calibrate(pipe, strong, start, "match")[1] < 0.1
+    assert calibrate(pipe, weak, start, "off")[1] == 1.0
+    with pytest.raises(ValueError, match="up, match, off"):
+        calibrate(pipe, weak, start, "sideways")
