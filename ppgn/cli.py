@@ -174,7 +174,7 @@ def _read_image(path: Path, pipe):
 @app.command("sample")
 def sample_cmd(
     model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
-    class_: str = typer.Option(..., "--class", "-c", help="Class name or index, or 'all' (then --num per class)."),
+    class_: Optional[str] = typer.Option(None, "--class", "-c", help="Class name or index, or 'all' (then --num per class)."),
     num: int = typer.Option(16, "--num", "-n", help="Samples (per class with --class all)."),
     seed: int = typer.Option(0, help="Same seed, same images."),
     preset: str = typer.Option("joint-ppgn-h", help="dgn-am, ppgn-x, ppgn-h, joint-ppgn-h or noiseless-joint-ppgn-h."),
@@ -189,10 +189,17 @@ def sample_cmd(
     grid: Optional[Path] = typer.Option(None, help="Write a PNG grid of the samples."),
     gif: Optional[Path] = typer.Option(None, help="Write the chains of the first 8 samples as a GIF."),
     temperature: Optional[float] = typer.Option(None, help="cINN models only: latent temperature T (default 1.0)."),
+    not_class: Optional[str] = typer.Option(None, "--not-class", help="Move away from this class (weight -1)."),
+    caption: Optional[str] = typer.Option(None, help='A sentence, e.g. "a small dark bag" (the shipped captioner).'),
+    caption_weight: float = typer.Option(1.0, help="Weight of the caption term (negative = NOT)."),
+    condition_module: Optional[str] = typer.Option(None, help="Your network, package.module:factory, returning logits."),
+    weights: Optional[Path] = typer.Option(None, help="A .safetensors state dict for --condition-module."),
+    target: Optional[int] = typer.Option(None, help="The class index --condition-module should favour."),
+    calibrate: str = typer.Option("up", help="Plugged-in terms vs the shipped class gradient: up (raise weak ones), match, off."),
     device: Optional[str] = Device,
     quiet: bool = Quiet,
 ):
-    """Sample class-conditional images with the MALA-approx chain of PPGN (or a cINN's inverse pass)."""
+    """Sample images with the MALA-approx chain of PPGN (a class, a caption, your network, or several), or a cINN."""
     import numpy as np
 
     from .images import make_grid, save_gif, save_image, save_npz
@@ -210,27 +217,42 @@ def sample_cmd(
         if value is not None and value < 0:
             fail(f"--{name} must be >= 0, got {value}")
     pipe = _load_pipeline(model, device)
-    per_class = class_.strip().lower() == "all"
+    plugged = any(v is not None for v in (not_class, caption, condition_module, target))
+    if class_ is None and not plugged:
+        fail("no condition given; use --class, --caption and/or --condition-module")
+    per_class = class_ is not None and class_.strip().lower() == "all"
+    if per_class and plugged:
+        fail("--class all cannot be combined with other conditions; name one class")
     limit = MAX_NUM // len(pipe.classes) if per_class else MAX_NUM
     if not 0 < num <= limit:
         fail(f"--num must be in 1..{limit}{' with --class all' if per_class else ''}, got {num}")
-    target = [k for k in range(len(pipe.classes)) for _ in range(num)] if per_class else class_
+    target_class = [k for k in range(len(pipe.classes)) for _ in range(num)] if per_class else class_
     started = time.perf_counter()
     try:
         if getattr(pipe, "kind", "ppgn") == "cinn":
             from .cli_cinn import sample_cinn
 
+            if plugged:
+                fail(f"{model} is a cINN: it takes --class only, not --not-class, --caption or --condition-module")
             ppgn_only = {"--steps": steps, "--eps1": eps1, "--eps2": eps2, "--eps3": eps3, "--gif": gif, "--init-image": init_image}
-            result = sample_cinn(pipe, target, len(target) if per_class else num, seed, temperature, ppgn_only)
+            result = sample_cinn(pipe, target_class, len(target_class) if per_class else num, seed, temperature, ppgn_only)
         else:
             if temperature is not None:
                 fail(f"--temperature is for cINN models (mnist-cinn, fashion-mnist-cinn), not {model}")
             start = init if init_image is None else _read_image(init_image, pipe)
+            condition = None
+            if plugged:
+                from .conditioning import Start, compose
+
+                condition, target_class = compose(
+                    pipe, num, class_, not_class, caption, caption_weight, condition_module, weights, target,
+                    start=Start(num, preset, seed, start), calibration=calibrate,
+                )
             result = pipe.sample(
-                target, num=len(target) if per_class else num, preset=preset, seed=seed, steps=steps,
-                eps1=eps1, eps2=eps2, eps3=eps3, form=form, init=start, record=8 if gif else 0, progress=not quiet,
+                target_class, num=len(target_class) if per_class else num, condition=condition, preset=preset, seed=seed,
+                steps=steps, eps1=eps1, eps2=eps2, eps3=eps3, form=form, init=start, record=8 if gif else 0, progress=not quiet,
             )
-    except (ValueError, WeightsError) as err:
+    except (ValueError, WeightsError) as err:  # UserNetworkError is a ValueError
         fail(str(err))
     seconds = time.perf_counter() - started
     if out is not None:
@@ -460,6 +482,10 @@ def bench_quality_cmd(
 from . import cli_cinn  # noqa: E402 (the cINN commands live in their own module)
 
 cli_cinn.register(app, train_app)
+
+from .cli_conditions import register as _register_conditions  # noqa: E402  (visualize, inpaint, ...)
+
+_register_conditions(app, train_app, bench_app)
 
 
 def main() -> None:

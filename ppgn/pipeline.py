@@ -199,6 +199,12 @@ class PPGNPipeline:
             trajectory=trajectory,
         )
 
+    def inpaint(self, image: torch.Tensor, mask: torch.Tensor, class_=None, **kwargs):
+        """PPGN-context inpainting of ``image`` where ``mask`` is 0 (see ``ppgn.inpainting.inpaint``)."""
+        from .inpainting import inpaint
+
+        return inpaint(self, image, mask, class_, **kwargs)
+
     def _labels(self, class_, num: int) -> torch.Tensor:
         if isinstance(class_, torch.Tensor) or isinstance(class_, (list, tuple)):
             labels = torch.as_tensor(class_, dtype=torch.long)

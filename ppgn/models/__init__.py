@@ -24,3 +24,7 @@ __all__ = [
     "read_card",
     "save_model",
 ]
+
+from .captioner import Captioner, CaptionerConfig  # noqa: E402  (registers itself with load_model)
+
+__all__ += ["Captioner", "CaptionerConfig"]

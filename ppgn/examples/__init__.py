@@ -1,0 +1,1 @@
+"""Examples of user networks that plug into ppgn without retraining G."""
