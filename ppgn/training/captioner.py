@@ -28,7 +28,7 @@ from ..data import load_dataset, to_tensor
 from ..data.captions import BRIGHTNESS, CLASS_WORDS, SIZE, attribute_words, encode, fit_thresholds, make_caption, vocabulary
 from ..models import Classifier, load_model, save_model
 from ..models.captioner import Captioner, CaptionerConfig
-from .common import Checkpoint, batches, encode_all, loss_summary, make_card, pick_device
+from .common import Checkpoint, encode_all, loss_summary, make_card, pick_device, resumed_batches
 
 
 @dataclass(frozen=True)
@@ -111,27 +111,21 @@ def train_captioner(config: CaptionerTrainConfig, out: str | Path, data_dir: str
     step, elapsed = ckpt.resume(config, gen, **parts)
     history: list[float] = []
     bar = tqdm(total=total, initial=step, disable=quiet, desc="train captioner", dynamic_ncols=True)
-    while step < total:
-        epoch_gen = torch.Generator().manual_seed(config.seed * 1000 + step // steps_per_epoch)
-        for i, idx in enumerate(batches(len(train), min(config.batch_size, len(train)), epoch_gen)):
-            if i < step % steps_per_epoch:
-                continue
-            model.train()
-            choice = torch.randint(0, 1000, (len(idx),), generator=gen).tolist()
-            sents = sentence_batch([make_caption(int(train.labels[j]), b_words[j], s_words[j], c) for j, c in zip(idx.tolist(), choice)], vocab).to(dev)
-            logits = model(x_train[idx].to(dev), sents[:, :-1])
-            loss = F.cross_entropy(logits.transpose(1, 2), sents[:, 1:], ignore_index=0)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            history.append(loss.item())
-            bar.update(1)
-            if step % checkpoint_every == 0 or step == total:
-                ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-            if step == total:
-                break
+    for idx in resumed_batches(len(train), min(config.batch_size, len(train)), config.seed, step, total):
+        model.train()
+        choice = torch.randint(0, 1000, (len(idx),), generator=gen).tolist()
+        sents = sentence_batch([make_caption(int(train.labels[j]), b_words[j], s_words[j], c) for j, c in zip(idx.tolist(), choice)], vocab).to(dev)
+        logits = model(x_train[idx].to(dev), sents[:, :-1])
+        loss = F.cross_entropy(logits.transpose(1, 2), sents[:, 1:], ignore_index=0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        history.append(loss.item())
+        bar.update(1)
+        if step % checkpoint_every == 0 or step == total:
+            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
     bar.close()
     model.eval()
     metrics = {**caption_metrics(model.cpu(), x_test, test.images, test.labels), "train_size": len(train), **loss_summary(history)}

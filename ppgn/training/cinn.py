@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ..data import load_dataset
 from ..models.cinn import CINN, CINNConfig, bits_per_dim, pixels_to_flow
 from ..models.io import save_model
-from .common import Checkpoint, batches, loss_summary, make_card, pick_device
+from .common import Checkpoint, loss_summary, make_card, pick_device, resumed_batches
 
 DEQUANTISATIONS = ("uniform", "gaussian")
 
@@ -119,28 +119,22 @@ def train_cinn(
     step, elapsed = ckpt.resume(config, gen, **parts)
     history: list[float] = []
     bar = tqdm(total=total, initial=step, disable=quiet, desc="train cinn", dynamic_ncols=True, mininterval=10)
-    while step < total:
-        epoch_gen = torch.Generator().manual_seed(config.seed * 1000 + step // steps_per_epoch)
-        for i, idx in enumerate(batches(len(train), batch_size, epoch_gen)):
-            if i < step % steps_per_epoch:
-                continue
-            model.train()
-            u = pixels[idx].to(dev)
-            noise = dequantise(u, config.dequantisation, config.noise, gen)
-            loss = nll_bits(model, u, labels[idx].to(dev), noise).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-            opt.step()
-            sched.step()
-            step += 1
-            history.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(bits_per_dim=f"{loss.item():.3f}")
-            if step % checkpoint_every == 0 or step == total:
-                ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-            if step == total:
-                break
+    for idx in resumed_batches(len(train), batch_size, config.seed, step, total):
+        model.train()
+        u = pixels[idx].to(dev)
+        noise = dequantise(u, config.dequantisation, config.noise, gen)
+        loss = nll_bits(model, u, labels[idx].to(dev), noise).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+        opt.step()
+        sched.step()
+        step += 1
+        history.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(bits_per_dim=f"{loss.item():.3f}")
+        if step % checkpoint_every == 0 or step == total:
+            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
     bar.close()
 
     model.eval()

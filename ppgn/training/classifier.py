@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, ClassifierConfig, Evaluator, EvaluatorConfig, save_model
-from .common import Checkpoint, batches, encode_all, loss_summary, make_card, pick_device
+from .common import Checkpoint, encode_all, loss_summary, make_card, pick_device, resumed_batches
 
 
 @dataclass(frozen=True)
@@ -111,27 +111,20 @@ def train_classifier(
     step, elapsed = ckpt.resume(config, gen, **parts)
     history: list[float] = []  # losses of this run (after a resume: since the resume)
     bar = tqdm(total=total, initial=step, disable=quiet, desc=f"train {config.model}", dynamic_ncols=True)
-    while step < total:
-        # Each epoch's order is drawn from the generator, so a resume replays the same batches.
-        epoch_gen = torch.Generator().manual_seed(config.seed * 1000 + step // steps_per_epoch)
-        for i, idx in enumerate(batches(len(train), config.batch_size, epoch_gen)):
-            if i < step % steps_per_epoch:
-                continue
-            model.train()
-            x = random_shift(x_train[idx], config.max_shift, gen).to(dev)
-            loss = F.cross_entropy(model(x), y_train[idx].to(dev), label_smoothing=config.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            history.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if step % checkpoint_every == 0 or step == total:
-                ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-            if step == total:
-                break
+    for idx in resumed_batches(len(train), config.batch_size, config.seed, step, total):
+        model.train()
+        x = random_shift(x_train[idx], config.max_shift, gen).to(dev)
+        loss = F.cross_entropy(model(x), y_train[idx].to(dev), label_smoothing=config.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        history.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if step % checkpoint_every == 0 or step == total:
+            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
     bar.close()
 
     model.eval()

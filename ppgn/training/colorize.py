@@ -20,7 +20,7 @@ from ..colorize import colourisation_metrics, split_image
 from ..data.emoji import load_colour_images
 from ..models.cinn import CINN, CINNConfig
 from ..models.io import save_model
-from .common import Checkpoint, batches, loss_summary, make_card, pick_device
+from .common import Checkpoint, loss_summary, make_card, pick_device, resumed_batches
 
 
 @dataclass(frozen=True)
@@ -74,30 +74,24 @@ def train_colorizer(
     history: list[float] = []
     dims = 2 * config.size**2
     bar = tqdm(total=total, initial=step, disable=quiet, desc="train colorizer", dynamic_ncols=True, mininterval=5)
-    while step < total:
-        epoch_gen = torch.Generator().manual_seed(config.seed * 1000 + step // steps_per_epoch)
-        for i, idx in enumerate(batches(len(train), batch_size, epoch_gen)):
-            if i < step % steps_per_epoch:
-                continue
-            model.train()
-            c, x = luma[idx], chroma[idx]
-            flip = torch.rand(len(idx), generator=gen) < 0.5
-            c, x = torch.where(flip[:, None, None, None], c.flip(-1), c), torch.where(flip[:, None, None, None], x.flip(-1), x)
-            x = x + config.noise * torch.randn(x.shape, generator=gen)
-            loss = -model.log_prob(x.to(dev), c.to(dev)).mean() / dims  # nats per chroma value
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-            opt.step()
-            sched.step()
-            step += 1
-            history.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(nats_per_dim=f"{loss.item():.3f}")
-            if step % checkpoint_every == 0 or step == total:
-                ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-            if step == total:
-                break
+    for idx in resumed_batches(len(train), batch_size, config.seed, step, total):
+        model.train()
+        c, x = luma[idx], chroma[idx]
+        flip = torch.rand(len(idx), generator=gen) < 0.5
+        c, x = torch.where(flip[:, None, None, None], c.flip(-1), c), torch.where(flip[:, None, None, None], x.flip(-1), x)
+        x = x + config.noise * torch.randn(x.shape, generator=gen)
+        loss = -model.log_prob(x.to(dev), c.to(dev)).mean() / dims  # nats per chroma value
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+        opt.step()
+        sched.step()
+        step += 1
+        history.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(nats_per_dim=f"{loss.item():.3f}")
+        if step % checkpoint_every == 0 or step == total:
+            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
     bar.close()
 
     model.eval()

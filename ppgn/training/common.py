@@ -44,6 +44,23 @@ def batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[tor
         yield order[start : start + batch_size]
 
 
+def resumed_batches(n: int, batch_size: int, seed: int, step: int, total: int) -> Iterator[torch.Tensor]:
+    """The batches of training steps ``step`` .. ``total - 1``, each epoch shuffled by its own generator.
+
+    A run resumed at ``step`` sees exactly the batches an unbroken run would have seen from there.
+    """
+    steps_per_epoch = n // batch_size
+    while step < total:
+        epoch_gen = torch.Generator().manual_seed(seed * 1000 + step // steps_per_epoch)
+        for i, idx in enumerate(batches(n, batch_size, epoch_gen)):
+            if i < step % steps_per_epoch:
+                continue
+            yield idx
+            step += 1
+            if step == total:
+                return
+
+
 class Checkpoint:
     """A resumable training state in ``folder/checkpoint.pt`` (tensors and numbers only).
 

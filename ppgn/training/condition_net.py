@@ -23,7 +23,7 @@ from ..data import load_dataset, to_tensor
 from ..models.io import atomic_write
 from ..sampling.network import load_factory
 from .classifier import accuracy, random_shift
-from .common import Checkpoint, batches, loss_summary, make_card, pick_device
+from .common import Checkpoint, loss_summary, make_card, pick_device, resumed_batches
 
 
 @dataclass(frozen=True)
@@ -78,25 +78,19 @@ def train_condition_net(
     step, elapsed = ckpt.resume(config, gen, **parts)
     history: list[float] = []
     bar = tqdm(total=total, initial=step, disable=quiet, desc="train condition-net", dynamic_ncols=True)
-    while step < total:
-        epoch_gen = torch.Generator().manual_seed(config.seed * 1000 + step // steps_per_epoch)
-        for i, idx in enumerate(batches(len(train), min(config.batch_size, len(train)), epoch_gen)):
-            if i < step % steps_per_epoch:
-                continue
-            net.train()
-            x = random_shift(x_train[idx], config.max_shift, gen).to(dev)
-            loss = F.cross_entropy(net(x), y_train[idx].to(dev))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            history.append(loss.item())
-            bar.update(1)
-            if step % checkpoint_every == 0 or step == total:
-                ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-            if step == total:
-                break
+    for idx in resumed_batches(len(train), min(config.batch_size, len(train)), config.seed, step, total):
+        net.train()
+        x = random_shift(x_train[idx], config.max_shift, gen).to(dev)
+        loss = F.cross_entropy(net(x), y_train[idx].to(dev))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        history.append(loss.item())
+        bar.update(1)
+        if step % checkpoint_every == 0 or step == total:
+            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
     bar.close()
     net.eval()
     metrics = {"test_accuracy": round(accuracy(net, x_test, y_test), 4), "train_size": len(train), **loss_summary(history)}

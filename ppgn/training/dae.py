@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, CodeDAE, CodeDAEConfig, ImageDAE, ImageDAEConfig, load_model, save_model
-from .common import Checkpoint, batches, encode_all, loss_summary, make_card, pick_device
+from .common import Checkpoint, encode_all, loss_summary, make_card, pick_device, resumed_batches
 
 
 @dataclass(frozen=True)
@@ -75,24 +75,18 @@ def train_dae(
     step, elapsed = ckpt.resume(config, gen, **parts)
     history: list[float] = []
     bar = tqdm(total=total, initial=step, disable=quiet, desc=f"train dae-{config.space}", dynamic_ncols=True)
-    while step < total:
-        epoch_gen = torch.Generator().manual_seed(config.seed * 1000 + step // steps_per_epoch)
-        for i, idx in enumerate(batches(len(codes), config.batch_size, epoch_gen)):
-            if i < step % steps_per_epoch:
-                continue
-            h = codes[idx]
-            noisy = (h + sigma * torch.randn(h.shape, generator=gen)).clamp(low, high)
-            loss = F.mse_loss(dae(noisy.to(dev)), h.to(dev))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            history.append(loss.item())
-            bar.update(1)
-            if step % checkpoint_every == 0 or step == total:
-                ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-            if step == total:
-                break
+    for idx in resumed_batches(len(codes), config.batch_size, config.seed, step, total):
+        h = codes[idx]
+        noisy = (h + sigma * torch.randn(h.shape, generator=gen)).clamp(low, high)
+        loss = F.mse_loss(dae(noisy.to(dev)), h.to(dev))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        history.append(loss.item())
+        bar.update(1)
+        if step % checkpoint_every == 0 or step == total:
+            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
     bar.close()
     dae.eval()
     with torch.no_grad():  # held-out codes: how much of the noise R removes

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, load_model, save_model
 from ..models.flow_prior import CodeFlow, CodeFlowConfig
-from .common import Checkpoint, batches, encode_all, loss_summary, make_card, pick_device
+from .common import Checkpoint, encode_all, loss_summary, make_card, pick_device, resumed_batches
 
 
 @dataclass(frozen=True)
@@ -81,26 +81,20 @@ def train_flow_prior(
     step, elapsed = ckpt.resume(config, gen, **parts)
     history: list[float] = []
     bar = tqdm(total=total, initial=step, disable=quiet, desc="train flow prior", dynamic_ncols=True, mininterval=5)
-    while step < total:
-        epoch_gen = torch.Generator().manual_seed(config.seed * 1000 + step // steps_per_epoch)
-        for i, idx in enumerate(batches(len(h_train), batch_size, epoch_gen)):
-            if i < step % steps_per_epoch:
-                continue
-            flow.train()
-            loss = -flow.log_prob(flow.smooth(h_train[idx].to(dev), gen)).mean() / h_train.shape[1]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-            opt.step()
-            sched.step()
-            step += 1
-            history.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(nats_per_dim=f"{loss.item():.3f}")
-            if step % checkpoint_every == 0 or step == total:
-                ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-            if step == total:
-                break
+    for idx in resumed_batches(len(h_train), batch_size, config.seed, step, total):
+        flow.train()
+        loss = -flow.log_prob(flow.smooth(h_train[idx].to(dev), gen)).mean() / h_train.shape[1]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+        opt.step()
+        sched.step()
+        step += 1
+        history.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(nats_per_dim=f"{loss.item():.3f}")
+        if step % checkpoint_every == 0 or step == total:
+            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
     bar.close()
 
     flow.eval()

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, load_model, save_model
-from .common import Checkpoint, batches, encode_in_batches, loss_summary, make_card, pick_device
+from .common import Checkpoint, encode_in_batches, loss_summary, make_card, pick_device, resumed_batches
 
 
 @dataclass(frozen=True)
@@ -116,31 +116,25 @@ def train_generator(
     bar = tqdm(total=total, initial=step, disable=quiet, desc="train generator", dynamic_ncols=True)
     G.train()
     D.train()
-    while step < total:
-        epoch_gen = torch.Generator().manual_seed(config.seed * 1000 + step // steps_per_epoch)
-        for i, idx in enumerate(batches(len(train), config.batch_size, epoch_gen)):
-            if i < step % steps_per_epoch:
-                continue
-            x = x_train[idx].to(dev)
-            losses = generator_losses(x, encoder, G, D, config, stats, gen)
-            opt_g.zero_grad(set_to_none=True)
-            losses["total"].backward()
-            opt_g.step()
+    for idx in resumed_batches(len(train), config.batch_size, config.seed, step, total):
+        x = x_train[idx].to(dev)
+        losses = generator_losses(x, encoder, G, D, config, stats, gen)
+        opt_g.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        opt_g.step()
 
-            d_loss = F.softplus(-D(x)).mean() + F.softplus(D(losses["x_fake"].detach())).mean()
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
+        d_loss = F.softplus(-D(x)).mean() + F.softplus(D(losses["x_fake"].detach())).mean()
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
 
-            step += 1
-            history.append(losses["total"].item())
-            bar.update(1)
-            if step % 20 == 0:
-                bar.set_postfix({k: f"{losses[k].item():.3f}" for k in ("img", "h1", "h", "gan")} | {"d": f"{d_loss.item():.3f}"})
-            if step % checkpoint_every == 0 or step == total:
-                ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-            if step == total:
-                break
+        step += 1
+        history.append(losses["total"].item())
+        bar.update(1)
+        if step % 20 == 0:
+            bar.set_postfix({k: f"{losses[k].item():.3f}" for k in ("img", "h1", "h", "gan")} | {"d": f"{d_loss.item():.3f}"})
+        if step % checkpoint_every == 0 or step == total:
+            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
     bar.close()
     G.eval()
     metrics = reconstruction_metrics(encoder, G, load_dataset(config.dataset, "test", data_dir)) | loss_summary(history)
