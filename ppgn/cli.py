@@ -8,19 +8,12 @@ from typing import Optional
 
 import typer
 
+from .cli_options import DataDir, Device, Quiet, fail
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Plug & Play Generative Networks.")
 train_app = typer.Typer(no_args_is_help=True, help="Train the networks (each resumes after a kill).")
 app.add_typer(train_app, name="train")
 
-DataDir = typer.Option(None, "--data-dir", help="Folder with the dataset (else $PPGN_DATA, else Debian's).")
-Quiet = typer.Option(False, "--quiet", "-q", help="No progress bar.")
-Device = typer.Option(None, "--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present).")
-
-
-def fail(message: str) -> None:
-    """Print a one-line error and exit with status 2."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _train_classifier(model: str, dataset, out, epochs, seed, train_subset, data_dir, device, quiet):

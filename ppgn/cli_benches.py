@@ -11,7 +11,8 @@ from typing import Optional
 
 import typer
 
-from .cli_conditions import DataDir, Device, Model, Quiet, Seed, _fail, _write_json
+from .cli_conditions import _write_json
+from .cli_options import DataDir, Device, Model, Quiet, Seed, fail
 
 
 def bench_networks_cmd(
@@ -37,23 +38,23 @@ def bench_networks_cmd(
     from .sampling import PRESETS
 
     if preset not in PRESETS:
-        _fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+        fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
     if num <= 0:
-        _fail(f"--num must be > 0, got {num}")
+        fail(f"--num must be > 0, got {num}")
     pipe = _load_pipeline(model, device)
     nets = []
     for text in network:
         name, _, rest = text.partition("=")
         module, _, weights = rest.partition("@")
         if not name or not module:
-            _fail(f"--network must look like NAME=package.module:factory@WEIGHTS, got {text!r}")
+            fail(f"--network must look like NAME=package.module:factory@WEIGHTS, got {text!r}")
         if weights and not Path(weights).is_file():
             weights = str(pipe.folder / f"{weights}.safetensors")
         nets.append((name, module, weights or None))
     try:
         rows = bench_user_networks(pipe, nets, num, preset, seed, steps, progress=not quiet)
     except (ValueError, WeightsError) as err:
-        _fail(str(err))
+        fail(str(err))
     typer.echo(f"{preset}, {num} chains per class, seed {seed}; accuracy and diversity by the evaluator")
     typer.echo(f"{'network':<32} {'calibration':>11} {'scale':>8} {'accuracy':>9} {'diversity':>9} {'fid':>7} {'s':>6}")
     for r in rows:
@@ -82,7 +83,7 @@ def bench_neurons_cmd(
     from .visualize import target_network
 
     if num < 2:
-        _fail(f"--num must be >= 2 (diversity needs pairs), got {num}")
+        fail(f"--num must be >= 2 (diversity needs pairs), got {num}")
     pipe = _load_pipeline(model, device)
     try:
         train = load_fashion_mnist("train", data_dir)
@@ -91,7 +92,7 @@ def bench_neurons_cmd(
         rows = bench_neurons(pipe, target_network(pipe), neurons.split(","), images, num=num, seed=seed,
                              steps=steps, evaluator=evaluator, progress=not quiet)
     except (ValueError, WeightsError, DataNotFoundError) as err:
-        _fail(str(err))
+        fail(str(err))
     typer.echo(f"{num} chains per unit and preset, seed {seed}; 'vs real' = over the unit's top-{num} training images")
     typer.echo(f"{'neuron':<14} {'preset':<14} {'activation':>10} {'act/real':>9} {'diversity/real':>14}")
     for r in rows:
@@ -123,22 +124,22 @@ def bench_inpaint_cmd(
     from .models import WeightsError
 
     if not 0 < hole <= 20:
-        _fail(f"--hole must be in 1..20, got {hole}")
+        fail(f"--hole must be in 1..20, got {hole}")
     if num <= 0:
-        _fail(f"--num must be > 0, got {num}")
+        fail(f"--num must be > 0, got {num}")
     try:
         weights = tuple(float(e) for e in eps4.split(","))
     except ValueError:
-        _fail(f"--eps4 must be comma-separated numbers, got {eps4!r}")
+        fail(f"--eps4 must be comma-separated numbers, got {eps4!r}")
     if any(e < 0 for e in weights):
-        _fail(f"--eps4 must be >= 0, got {eps4}")
+        fail(f"--eps4 must be >= 0, got {eps4}")
     pipe = _load_pipeline(model, device)
     try:
         test, train = load_fashion_mnist("test", data_dir), load_fashion_mnist("train", data_dir)
         evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
         rows = bench_inpaint(pipe, test, train, evaluator, num, hole, seed, weights, steps, progress=not quiet)
     except (ValueError, WeightsError, DataNotFoundError) as err:
-        _fail(str(err))
+        fail(str(err))
     typer.echo(f"{num} test images, a random {hole}×{hole} hole each, seed {seed}, ε4 = {eps4}")
     typer.echo(f"{'method':<46} {'hole MSE':>9} {'evaluator agrees':>17} {'s':>6}")
     for r in rows:
@@ -165,7 +166,7 @@ def bench_captions_cmd(
     from .models import WeightsError
 
     if num <= 0:
-        _fail(f"--num must be > 0, got {num}")
+        fail(f"--num must be > 0, got {num}")
     pipe = _load_pipeline(model, device)
     chosen = tuple(c.strip() for c in captions.split(";")) if captions else CAPTIONS
     try:
@@ -173,7 +174,7 @@ def bench_captions_cmd(
         evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
         rows = bench_captions(pipe, test, evaluator, chosen, num, seed, steps=steps, progress=not quiet)
     except (ValueError, WeightsError, DataNotFoundError) as err:
-        _fail(str(err))
+        fail(str(err))
     typer.echo(f"{num} samples per caption, seed {seed}; attribute rates measured from pixels")
     typer.echo(f"{'caption':<26} {'evaluator: samples':>18} {'real':>6} {'+class':>7}   "
                "attribute: samples / real base rate / class-only samples / caption+class samples")

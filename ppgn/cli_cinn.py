@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from .cli import DataDir, Device, Quiet, fail
+from .cli_options import DataDir, Device, Quiet, fail
 
 data_app = typer.Typer(no_args_is_help=True, help="Prepare datasets (nothing is downloaded by ppgn itself).")
 cinn_app = typer.Typer(no_args_is_help=True, help="Use a conditional invertible network (cINN).")

@@ -11,17 +11,7 @@ from typing import Optional
 
 import typer
 
-Model = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights.")
-Seed = typer.Option(0, help="Same seed, same images.")
-Quiet = typer.Option(False, "--quiet", "-q", help="No progress bar.")
-Device = typer.Option(None, "--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present).")
-DataDir = typer.Option(None, "--data-dir", help="Folder with the dataset (else $PPGN_DATA, else Debian's).")
-
-
-def _fail(message: str):
-    from .cli import fail
-
-    fail(message)
+from .cli_options import DataDir, Device, Model, Quiet, Seed, fail
 
 
 def train_condition_net_cmd(
@@ -41,13 +31,13 @@ def train_condition_net_cmd(
     from .training.condition_net import ConditionNetTrainConfig, train_condition_net
 
     if epochs <= 0:
-        _fail(f"--epochs must be > 0, got {epochs}")
+        fail(f"--epochs must be > 0, got {epochs}")
     config = ConditionNetTrainConfig(module=module, dataset=dataset, epochs=epochs, seed=seed, train_subset=train_subset)
     target = out or Path(f"runs/{dataset}/condition-{module.rpartition(':')[2]}")
     try:
         _, card = train_condition_net(config, target, data_dir, device, quiet)
     except (DataNotFoundError, UserNetworkError, ValueError) as err:
-        _fail(str(err))
+        fail(str(err))
     typer.echo(f"{module}: {card['metrics']} → {target}")
 
 
@@ -79,13 +69,13 @@ def visualize_cmd(
     from .visualize import figure, target_network, top_real, units_of, visualize
 
     if preset not in PRESETS:
-        _fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+        fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
     if spatial not in SPATIAL:
-        _fail(f"unknown --spatial {spatial!r}; valid: {', '.join(SPATIAL)}")
+        fail(f"unknown --spatial {spatial!r}; valid: {', '.join(SPATIAL)}")
     if not 0 < num <= 256:
-        _fail(f"--num must be in 1..256, got {num}")
+        fail(f"--num must be in 1..256, got {num}")
     if steps is not None and steps <= 0:
-        _fail(f"--steps must be > 0, got {steps}")
+        fail(f"--steps must be > 0, got {steps}")
     pipe = _load_pipeline(model, device)
     try:
         net = target_network(pipe, module, weights)
@@ -94,13 +84,13 @@ def visualize_cmd(
                 typer.echo(f"{layer} {units}")
             return
         if neuron is None:
-            _fail("give --neuron LAYER:UNIT (or --list to see the layers)")
+            fail("give --neuron LAYER:UNIT (or --list to see the layers)")
         if out is None and json_out is None:
-            _fail("nothing to write: give --out FILE.png and/or --json FILE.json")
+            fail("nothing to write: give --out FILE.png and/or --json FILE.json")
         vis = visualize(pipe, net, neuron, num, seed, preset, spatial, steps, progress=not quiet)
         train = load_fashion_mnist("train", data_dir)
     except (ValueError, WeightsError, DataNotFoundError) as err:
-        _fail(str(err))
+        fail(str(err))
     images = train.images if not real_subset else train.images[:real_subset]
     idx, top_acts = top_real(net, vis.layer, vis.unit, images, 9, spatial)
     if out is not None:
@@ -140,15 +130,15 @@ def inpaint_cmd(
     from .sampling import PRESETS
 
     if preset not in PRESETS:
-        _fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+        fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
     if (box is None) == (mask is None):
-        _fail("give exactly one of --box x,y,w,h and --mask FILE.png")
+        fail("give exactly one of --box x,y,w,h and --mask FILE.png")
     if not 0 < num <= 256:
-        _fail(f"--num must be in 1..256, got {num}")
+        fail(f"--num must be in 1..256, got {num}")
     if eps4 < 0:
-        _fail(f"--eps4 must be >= 0, got {eps4}")
+        fail(f"--eps4 must be >= 0, got {eps4}")
     if out.suffix.lower() not in (".png", ".npz"):
-        _fail(f"--out must end in .png or .npz, got {out.name}")
+        fail(f"--out must end in .png or .npz, got {out.name}")
     pipe = _load_pipeline(model, device)
     size = pipe.classifier.config.image_size
     try:
@@ -157,7 +147,7 @@ def inpaint_cmd(
         result = inpaint(pipe, to_tensor(pixels[None]), holes, class_, num, seed, preset, eps4, steps, progress=not quiet)
         bundle = EvaluatorBundle.from_folder(pipe.folder, pipe.device) if class_ is None else None
     except (ValueError, WeightsError) as err:
-        _fail(str(err))
+        fail(str(err))
     labels = result.labels
     if bundle is not None:  # no class asked: file each fill under the evaluator's guess
         with torch.no_grad():
@@ -204,12 +194,12 @@ def train_captioner_cmd(
     from .training.captioner import CaptionerTrainConfig, train_captioner
 
     if epochs <= 0:
-        _fail(f"--epochs must be > 0, got {epochs}")
+        fail(f"--epochs must be > 0, got {epochs}")
     if classifier is None:
         from .pipeline import MODELS, WEIGHTS
 
         if model not in MODELS and not Path(model).is_dir():
-            _fail(f"unknown model {model!r}; valid: {', '.join(sorted(MODELS))}, or a folder of weights")
+            fail(f"unknown model {model!r}; valid: {', '.join(sorted(MODELS))}, or a folder of weights")
         classifier = str((WEIGHTS / model if model in MODELS else Path(model)) / "classifier.safetensors")
     config = CaptionerTrainConfig(dataset=dataset, epochs=epochs, seed=seed, train_subset=train_subset,
                                   classifier="" if classifier.lower() == "none" else classifier)
@@ -217,7 +207,7 @@ def train_captioner_cmd(
     try:
         _, card = train_captioner(config, target, data_dir, device, quiet)
     except (DataNotFoundError, WeightsError, ValueError) as err:
-        _fail(str(err))
+        fail(str(err))
     typer.echo(f"captioner: {card['metrics']} → {target}")
 
 
