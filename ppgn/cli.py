@@ -202,6 +202,9 @@ def sample_cmd(
 
     if out is None and grid is None and gif is None:
         fail("nothing to write: give --out FILE.npz, --grid FILE.png and/or --gif FILE.gif")
+    for option, path, suffix in (("--out", out, ".npz"), ("--grid", grid, ".png"), ("--gif", gif, ".gif")):
+        if path is not None and path.suffix.lower() != suffix:
+            fail(f"{option} writes a {suffix} file, got {path.name!r}" + ("; for a PNG grid use --grid" if option == "--out" else ""))
     if preset not in PRESETS:
         fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
     if steps is not None and steps <= 0:

@@ -40,11 +40,16 @@ def train_cinn_cmd(
     dataset: str = typer.Option("mnist", help="mnist, fashion-mnist or digits."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/cinn)."),
     epochs: int = typer.Option(60, help="Epochs (the authors' MNIST recipe: 60)."),
-    blocks: int = typer.Option(8, help="Permute + GLOW coupling blocks."),
-    hidden: int = typer.Option(96, help="Sub-network width."),
+    layout: str = typer.Option("fc", help="fc (couplings on flattened pixels) or multiscale (conv couplings at 1/2 and 1/4 size, then fc)."),
+    blocks: int = typer.Option(8, help="Permute + GLOW coupling blocks (fully connected ones with --layout multiscale)."),
+    hidden: int = typer.Option(96, help="Fully connected sub-network width."),
+    conv_blocks: str = typer.Option("4,4", help="multiscale: coupling blocks per scale, comma-separated."),
+    conv_hidden: str = typer.Option("32,64", help="multiscale: sub-network channels per scale, comma-separated."),
+    cond_features: int = typer.Option(32, help="Width of the conditioning network's output."),
+    class_weight: float = typer.Option(0.0, help="β of the class term β·CE(p(c|x)) (IB-INN); 0 = maximum likelihood only."),
     clamp: float = typer.Option(1.0, help="Soft clamp of the log-scales."),
     lr: float = typer.Option(5e-4, help="Adam learning rate (cosine schedule)."),
-    dequantisation: str = typer.Option("uniform", help="uniform (bits/dim is a bound) or gaussian."),
+    dequantisation: str = typer.Option("uniform", help="uniform, in logit space (bits/dim is a bound), or gaussian, on the pixels (the authors')."),
     noise: float = typer.Option(0.08, help="σ of gaussian dequantisation, on pixels in [0, 1]."),
     train_subset: int = typer.Option(0, help="Train on this many examples only (0 = all)."),
     seed: int = typer.Option(0, help="Random seed."),
@@ -54,18 +59,28 @@ def train_cinn_cmd(
 ):
     """Train a class-conditional cINN by maximum likelihood (checkpoints; resumes after a kill)."""
     from .data import DataNotFoundError
+    from .models.cinn import LAYOUTS
     from .training.cinn import DEQUANTISATIONS, CINNTrainConfig, train_cinn
 
     if dataset not in ("mnist", "fashion-mnist", "digits"):
         fail(f"unknown dataset {dataset!r}; valid: mnist, fashion-mnist, digits")
     if dequantisation not in DEQUANTISATIONS:
         fail(f"unknown dequantisation {dequantisation!r}; valid: {', '.join(DEQUANTISATIONS)}")
-    for name, value in (("epochs", epochs), ("blocks", blocks), ("hidden", hidden), ("clamp", clamp), ("lr", lr)):
+    if layout not in LAYOUTS:
+        fail(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+    for name, value in (("epochs", epochs), ("blocks", blocks), ("hidden", hidden), ("clamp", clamp), ("lr", lr), ("cond-features", cond_features)):
         if value <= 0:
             fail(f"--{name} must be > 0, got {value}")
+    if class_weight < 0:
+        fail(f"--class-weight must be >= 0, got {class_weight}")
+    scales = {name: _positive_ints(name, text) for name, text in (("conv-blocks", conv_blocks), ("conv-hidden", conv_hidden))}
+    if len(scales["conv-blocks"]) != len(scales["conv-hidden"]):
+        fail(f"--conv-blocks and --conv-hidden need one entry per scale, got {conv_blocks!r} and {conv_hidden!r}")
     config = CINNTrainConfig(
-        dataset=dataset, epochs=epochs, blocks=blocks, hidden=hidden, clamp=clamp, lr=lr,
+        dataset=dataset, epochs=epochs, layout=layout, blocks=blocks, hidden=hidden, conv_blocks=scales["conv-blocks"],
+        conv_hidden=scales["conv-hidden"], cond_features=cond_features, class_weight=class_weight, clamp=clamp, lr=lr,
         dequantisation=dequantisation, noise=noise, train_subset=train_subset, seed=seed,
+        logit_alpha=0.0 if dequantisation == "gaussian" else CINNTrainConfig.logit_alpha,  # Gaussian noise leaves [0, 1]
     )  # fmt: skip
     target = out or Path(f"runs/{dataset}/cinn")
     try:
@@ -73,6 +88,17 @@ def train_cinn_cmd(
     except (DataNotFoundError, ValueError) as err:
         fail(str(err))
     typer.echo(f"cinn: {card['metrics']} → {target}")
+
+
+def _positive_ints(option: str, text: str) -> tuple[int, ...]:
+    """"4,4" → (4, 4); a one-line error for anything but positive integers."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) <= 0:
+        fail(f"--{option} takes positive integers separated by commas, e.g. 4,4; got {text!r}")
+    return values
 
 
 def train_flow_prior_cmd(

@@ -71,10 +71,7 @@ class CINNPipeline:
     @torch.no_grad()
     def class_posterior(self, x: torch.Tensor) -> torch.Tensor:
         """p(c | x) for every class, (N, K), from the exact likelihoods log p(x | c)."""
-        net = self.network
-        k = len(self.classes)
-        log_px = torch.stack([net.log_prob(x, torch.full((len(x),), c, device=x.device)) for c in range(k)], 1)
-        return log_px.softmax(1)
+        return self.network.log_prob_all_classes(x).softmax(1)
 
     @torch.no_grad()
     def sample(self, class_, num: int = 16, seed: int = 0, temperature: float = 1.0, batch: int = 512) -> Samples:

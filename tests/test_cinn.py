@@ -13,6 +13,8 @@ from ppgn.models.cinn import CINN, CINNConfig, bits_per_dim, flow_to_pixels, pix
 
 CONFIGS = {
     "class": CINNConfig(x_shape=(1, 4, 4), condition="class", num_classes=3, cond_features=4, blocks=3, hidden=8),
+    "class-multiscale": CINNConfig(x_shape=(1, 8, 8), condition="class", num_classes=3, cond_features=4, blocks=2, hidden=8,
+                                   layout="multiscale", conv_blocks=(1, 2), conv_hidden=(4, 6)),
     "image": CINNConfig(x_shape=(2, 4, 4), condition="image", cond_features=4, blocks=2, hidden=8),
     "image-2-levels": CINNConfig(x_shape=(2, 4, 4), condition="image", cond_features=4, blocks=3, hidden=8, levels=2),
     "none": CINNConfig(x_shape=(6,), condition="none", blocks=3, hidden=8),
@@ -27,7 +29,7 @@ def make(kind: str, dtype=torch.float64) -> tuple[CINN, torch.Tensor | None]:
         for p in net.parameters():
             if p.requires_grad:  # the Haar kernel and permutations are fixed
                 p.add_(0.3 * torch.randn_like(p))
-    c = {"class": torch.tensor([0, 1, 2]), "none": None}.get(kind, torch.randn(3, 1, 4, 4, dtype=dtype))
+    c = {"class": torch.tensor([0, 1, 2]), "class-multiscale": torch.tensor([2, 0, 1]), "none": None}.get(kind, torch.randn(3, 1, 4, 4, dtype=dtype))
     return net.eval(), c
 
 
@@ -88,6 +90,33 @@ def test_zero_initialised_couplings_start_as_permutations():
 def test_unknown_condition_is_refused():
     with pytest.raises(ValueError, match="valid: class, image, none"):
         CINN(CINNConfig(condition="text"))
+    with pytest.raises(ValueError, match="valid: fc, multiscale"):
+        CINN(CINNConfig(layout="unet"))
+
+
+@pytest.mark.parametrize("kind", ["class", "class-multiscale"])
+def test_log_prob_of_every_class_matches_one_class_at_a_time(kind):
+    net, _ = make(kind)
+    x = torch.randn(4, *net.config.x_shape, dtype=torch.float64)
+    batched = net.log_prob_all_classes(x)
+    one_by_one = torch.stack([net.log_prob(x, torch.full((4,), k)) for k in range(net.config.num_classes)], 1)
+    assert batched.shape == (4, net.config.num_classes)
+    assert torch.allclose(batched, one_by_one, atol=1e-8)
+    assert not torch.allclose(batched[:, 0], batched[:, 1])  # the condition reaches the likelihood
+
+
+def test_the_multiscale_layout_conditions_every_scale():
+    """Each scale's couplings read their own condition: changing the class changes z in all of them."""
+    net, _ = make("class-multiscale")
+    x = torch.randn(2, *net.config.x_shape, dtype=torch.float64)
+    conditions = net.condition(torch.tensor([0, 1]))
+    assert [tuple(c.shape) for c in conditions] == [(2, 4, 4, 4), (2, 4, 2, 2), (2, 4)]
+    for scale in range(len(conditions)):
+        moved = [c.clone() for c in conditions]
+        moved[scale] = moved[scale] + 1.0
+        z, _ = net.flow(x, c=conditions)
+        z_moved, _ = net.flow(x, c=moved)
+        assert not torch.allclose(z, z_moved), scale
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.05])
@@ -126,3 +155,24 @@ def test_flow_prior_score_is_the_autograd_gradient_of_log_p():
     eps = 1e-6
     numeric = torch.stack([(flow.log_prob(h + eps * e) - flow.log_prob(h - eps * e)) / (2 * eps) for e in torch.eye(5, dtype=h.dtype)], 1)
     assert torch.allclose(FlowPrior(flow).score(h), numeric * flow.unit_noise**2, rtol=1e-5, atol=1e-8)
+
+
+def test_the_class_term_is_the_models_own_posterior_cross_entropy_and_teaches_the_class():
+    from ppgn.training.cinn import class_term
+
+    net, _ = make("class")
+    net = net.float().train()
+    torch.manual_seed(1)
+    pixels = torch.randint(0, 256, (6, 1, 4, 4)).float()
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    noise = torch.full_like(pixels, 0.5)
+    x, _ = pixels_to_flow(pixels, noise, net.config.logit_alpha)
+    expected = torch.nn.functional.cross_entropy(net.log_prob_all_classes(x), labels) / (16 * math.log(2.0))
+    assert torch.allclose(class_term(net, pixels, labels, noise), expected)
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], 1e-2)
+    before = class_term(net, pixels, labels, noise).item()
+    for _ in range(30):
+        opt.zero_grad()
+        class_term(net, pixels, labels, noise).backward()
+        opt.step()
+    assert class_term(net, pixels, labels, noise).item() < 0.5 * before

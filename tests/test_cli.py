@@ -75,6 +75,16 @@ def test_bad_input_gives_one_line_errors(tmp_path, args, needles):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "option,name,needles",
+    [("--out", "s.png", ["--out", ".npz", "--grid"]), ("--grid", "g.npz", ["--grid", ".png"]), ("--gif", "c.png", ["--gif", ".gif"])],
+)
+def test_output_files_must_have_their_format_suffix(tmp_path, option, name, needles):
+    target = tmp_path / name
+    one_line_error(run("sample", "-c", "bag", "-n", 1, "--steps", 2, option, target, "-q"), *needles)
+    assert not target.exists()
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "missing"])
 def test_corrupt_or_missing_weights_give_a_clear_error(tmp_path, damage):
     folder = tmp_path / "model"

@@ -10,8 +10,11 @@ clamped, s = clamp · 0.636·atan(s / clamp), as in the paper.
 
 Three shapes of condition share this one class:
 
-* ``"class"``: one-hot (B, K) → small MLP → (B, cond_features); fully connected sub-networks on
-  flattened x (MNIST, Fashion-MNIST).
+* ``"class"``: one-hot (B, K) → small MLP → (B, cond_features). With ``layout="fc"``, fully
+  connected sub-networks on flattened x. With ``layout="multiscale"`` (MNIST, Fashion-MNIST),
+  x (1, 28, 28) is Haar-downsampled twice, to (4, 14, 14) and then (16, 7, 7), with convolutional
+  couplings at each scale (the class features broadcast over the pixels), and fully connected
+  couplings on the flattened result: local strokes first, then the global shape.
 * ``"image"``: a grey image (B, 1, H, W) → small CNN → (B, cond_features, H/2, W/2); x (B, C, H, W)
   is Haar-downsampled and the sub-networks are convolutional (colourisation).
 * ``"none"``: unconditional, fully connected (the flow prior on codes h).
@@ -29,6 +32,7 @@ import torch
 from torch import nn
 
 CONDITIONS = ("class", "image", "none")
+LAYOUTS = ("fc", "multiscale")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class CINNConfig:
     seed: int = 0  # of the fixed random permutations
     logit_alpha: float = 0.05  # pixels y in [0, 1] enter as logit(α + (1 − 2α)·y) (RealNVP); 0 = as given
     levels: int = 1  # "image" only: Haar levels; with 2 the later half of the blocks work at H/4 (coherent colour)
+    layout: str = "fc"  # "class" only: "fc", or "multiscale" (conv_blocks at H/2 and H/4, then `blocks` fully connected)
+    conv_blocks: tuple[int, ...] = (4, 4)  # "multiscale": coupling blocks at H/2, H/4, ...
+    conv_hidden: tuple[int, ...] = (64, 128)  # "multiscale": their sub-networks' channels
 
     @property
     def dims(self) -> int:
@@ -122,6 +129,10 @@ class CINN(nn.Module):
             raise ValueError(f"unknown condition {config.condition!r}; valid: {', '.join(CONDITIONS)}")
         if config.levels not in (1, 2):
             raise ValueError(f"levels must be 1 or 2, got {config.levels}")
+        if config.layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {config.layout!r}; valid: {', '.join(LAYOUTS)}")
+        if len(config.conv_blocks) != len(config.conv_hidden):
+            raise ValueError(f"conv_blocks {config.conv_blocks} and conv_hidden {config.conv_hidden} need one entry per scale")
         self.config = config
         k, f = config.num_classes, config.cond_features
         if config.condition == "class":
@@ -139,19 +150,49 @@ class CINN(nn.Module):
         else:
             self.cond_net = None
             shape, cond_shape, subnet = (config.dims,), None, fc_subnet(config.hidden)
+        numpy_state = np.random.get_state()  # FrEIA's PermuteRandom reseeds NumPy's global RNG
+        if config.condition == "class" and config.layout == "multiscale":
+            self._build_multiscale()
+        else:
+            self._build_single_scale(shape, cond_shape, subnet)
+        np.random.set_state(numpy_state)
+
+    def _coupling(self, index: int, subnet, cond: int | None, cond_shape: tuple[int, ...] | None) -> None:
+        """Append one fixed random permutation and one GLOW coupling block (conditioned on ``cond``)."""
+        c = self.config
+        self.flow.append(Fm.PermuteRandom, seed=c.seed * 1000 + index)
+        kwargs = {} if cond is None else {"cond": cond, "cond_shape": cond_shape}
+        self.flow.append(Fm.GLOWCouplingBlock, subnet_constructor=subnet, clamp=c.clamp, **kwargs)
+
+    def _build_single_scale(self, shape, cond_shape, subnet) -> None:
+        config = self.config
         self.flow = Ff.SequenceINN(*shape)
         if config.condition == "image":
             self.flow.append(Fm.HaarDownsampling)
-        numpy_state = np.random.get_state()  # FrEIA's PermuteRandom reseeds NumPy's global RNG
         second_level = config.blocks - config.blocks // 2 if config.condition == "image" and config.levels == 2 else config.blocks
         for i in range(config.blocks):
             if i == second_level:  # a second Haar level; its blocks see the condition average-pooled to match
                 self.flow.append(Fm.HaarDownsampling)
-                cond_shape = (f, cond_shape[1] // 2, cond_shape[2] // 2)
-            self.flow.append(Fm.PermuteRandom, seed=config.seed * 1000 + i)
-            kwargs = {} if cond_shape is None else {"cond": int(i >= second_level), "cond_shape": cond_shape}
-            self.flow.append(Fm.GLOWCouplingBlock, subnet_constructor=subnet, clamp=config.clamp, **kwargs)
-        np.random.set_state(numpy_state)
+                cond_shape = (cond_shape[0], cond_shape[1] // 2, cond_shape[2] // 2)
+            self._coupling(i, subnet, None if cond_shape is None else int(i >= second_level), cond_shape)
+
+    def _build_multiscale(self) -> None:
+        """Haar → conv couplings at each scale (condition index = scale), then fully connected couplings."""
+        config = self.config
+        c, h, w = config.x_shape
+        f = config.cond_features
+        self.flow = Ff.SequenceINN(c, h, w)
+        index = 0
+        for scale, (blocks, hidden) in enumerate(zip(config.conv_blocks, config.conv_hidden)):
+            self.flow.append(Fm.HaarDownsampling)
+            h, w = h // 2, w // 2
+            for _ in range(blocks):
+                self._coupling(index, conv_subnet(hidden), scale, (f, h, w))
+                index += 1
+        self.flow.append(Fm.Flatten)
+        for _ in range(config.blocks):
+            self._coupling(index, fc_subnet(config.hidden), len(config.conv_blocks), (f,))
+            index += 1
 
     def condition(self, c: torch.Tensor | None) -> list[torch.Tensor]:
         """Raw condition → what the coupling blocks receive: class indices (B,) or grey images (B, 1, H, W)."""
@@ -160,6 +201,10 @@ class CINN(nn.Module):
         if self.config.condition == "class":
             c = nn.functional.one_hot(c.long(), self.config.num_classes).to(self.cond_net[0].weight.dtype)
         features = self.cond_net(c)
+        if self.config.condition == "class" and self.config.layout == "multiscale":  # broadcast over each scale's pixels
+            _, h, w = self.config.x_shape
+            maps = [features[:, :, None, None].expand(-1, -1, h >> (s + 1), w >> (s + 1)) for s in range(len(self.config.conv_blocks))]
+            return [*maps, features]
         if self.config.condition == "image" and self.config.levels == 2:
             return [features, nn.functional.avg_pool2d(features, 2)]
         return [features]
@@ -177,6 +222,12 @@ class CINN(nn.Module):
         """log p(x | c) in the flow's input space, (B,) nats (change of variables)."""
         z, log_det = self(x, c)
         return -0.5 * (z**2).sum(1) - 0.5 * z.shape[1] * log(2 * pi) + log_det
+
+    def log_prob_all_classes(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x | c) for every class c, (B, K), in one batched pass; softmax over dim 1 is p(c | x)."""
+        k = self.config.num_classes
+        classes = torch.arange(k, device=x.device).repeat_interleave(len(x))
+        return self.log_prob(x.repeat(k, *([1] * (x.dim() - 1))), classes).view(k, len(x)).T
 
     def sample(self, c: torch.Tensor | None, num: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """x = f⁻¹(T·z; c), z ~ N(0, I) drawn on the CPU from ``generator``: (num, *x_shape)."""
