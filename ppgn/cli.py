@@ -182,6 +182,7 @@ def sample_cmd(
     grid: Optional[Path] = typer.Option(None, help="Write a PNG grid of the samples."),
     gif: Optional[Path] = typer.Option(None, help="Write the chains of the first 8 samples as a GIF."),
     temperature: Optional[float] = typer.Option(None, help="cINN models only: latent temperature T (default 1.0)."),
+    denoise: Optional[bool] = typer.Option(None, "--denoise/--no-denoise", help="cINN models trained with Gaussian noise: remove it (Tweedie's formula; default on)."),
     not_class: Optional[str] = typer.Option(None, "--not-class", help="Move away from this class (weight -1)."),
     caption: Optional[str] = typer.Option(None, help='A sentence, e.g. "a small dark bag" (the shipped captioner).'),
     caption_weight: float = typer.Option(1.0, help="Weight of the caption term (negative = NOT)."),
@@ -231,10 +232,11 @@ def sample_cmd(
             if plugged:
                 fail(f"{model} is a cINN: it takes --class only, not --not-class, --caption or --condition-module")
             ppgn_only = {"--steps": steps, "--eps1": eps1, "--eps2": eps2, "--eps3": eps3, "--gif": gif, "--init-image": init_image}
-            result = sample_cinn(pipe, target_class, len(target_class) if per_class else num, seed, temperature, ppgn_only)
+            result = sample_cinn(pipe, target_class, len(target_class) if per_class else num, seed, temperature, denoise, ppgn_only)
         else:
-            if temperature is not None:
-                fail(f"--temperature is for cINN models (mnist-cinn, fashion-mnist-cinn), not {model}")
+            for option, value in (("--temperature", temperature), ("--denoise/--no-denoise", denoise)):
+                if value is not None:
+                    fail(f"{option} is for cINN models (mnist-cinn, fashion-mnist-cinn), not {model}")
             start = init if init_image is None else _read_image(init_image, pipe)
             condition = None
             if plugged:

@@ -47,6 +47,7 @@ def train_cinn_cmd(
     conv_hidden: str = typer.Option("32,64", help="multiscale: sub-network channels per scale, comma-separated."),
     cond_features: int = typer.Option(32, help="Width of the conditioning network's output."),
     class_weight: float = typer.Option(0.0, help="β of the class term β·CE(p(c|x)) (IB-INN); 0 = maximum likelihood only."),
+    class_batch: int = typer.Option(32, help="Images per batch that pay the class term (each costs one pass per class)."),
     clamp: float = typer.Option(1.0, help="Soft clamp of the log-scales."),
     lr: float = typer.Option(5e-4, help="Adam learning rate (cosine schedule)."),
     dequantisation: str = typer.Option("uniform", help="uniform, in logit space (bits/dim is a bound), or gaussian, on the pixels (the authors')."),
@@ -68,7 +69,7 @@ def train_cinn_cmd(
         fail(f"unknown dequantisation {dequantisation!r}; valid: {', '.join(DEQUANTISATIONS)}")
     if layout not in LAYOUTS:
         fail(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
-    for name, value in (("epochs", epochs), ("blocks", blocks), ("hidden", hidden), ("clamp", clamp), ("lr", lr), ("cond-features", cond_features)):
+    for name, value in (("epochs", epochs), ("blocks", blocks), ("hidden", hidden), ("clamp", clamp), ("lr", lr), ("cond-features", cond_features), ("class-batch", class_batch)):
         if value <= 0:
             fail(f"--{name} must be > 0, got {value}")
     if class_weight < 0:
@@ -78,7 +79,8 @@ def train_cinn_cmd(
         fail(f"--conv-blocks and --conv-hidden need one entry per scale, got {conv_blocks!r} and {conv_hidden!r}")
     config = CINNTrainConfig(
         dataset=dataset, epochs=epochs, layout=layout, blocks=blocks, hidden=hidden, conv_blocks=scales["conv-blocks"],
-        conv_hidden=scales["conv-hidden"], cond_features=cond_features, class_weight=class_weight, clamp=clamp, lr=lr,
+        conv_hidden=scales["conv-hidden"], cond_features=cond_features, class_weight=class_weight, class_batch=class_batch,
+        clamp=clamp, lr=lr,
         dequantisation=dequantisation, noise=noise, train_subset=train_subset, seed=seed,
         logit_alpha=0.0 if dequantisation == "gaussian" else CINNTrainConfig.logit_alpha,  # Gaussian noise leaves [0, 1]
     )  # fmt: skip
@@ -217,14 +219,14 @@ def register(app: typer.Typer, train_app: typer.Typer) -> None:
     app.command("colorize")(colorize_cmd)
 
 
-def sample_cinn(pipe, target, num: int, seed: int, temperature: float | None, ppgn_only: dict):
+def sample_cinn(pipe, target, num: int, seed: int, temperature: float | None, denoise: bool | None, ppgn_only: dict):
     """``ppgn sample`` for a cINN: one inverse pass; PPGN's chain options make no sense here."""
     given = [name for name, value in ppgn_only.items() if value is not None]
     if given:
-        fail(f"{', '.join(given)} apply to PPGN chains, not to a cINN; valid for a cINN: --class, --num, --seed, --temperature")
+        fail(f"{', '.join(given)} apply to PPGN chains, not to a cINN; valid for a cINN: --class, --num, --seed, --temperature, --denoise/--no-denoise")
     if temperature is not None and not 0 < temperature <= 10:
         fail(f"--temperature must be in (0, 10], got {temperature}")
-    return pipe.sample(target, num=num, seed=seed, temperature=1.0 if temperature is None else temperature)
+    return pipe.sample(target, num=num, seed=seed, temperature=1.0 if temperature is None else temperature, denoise=denoise is not False)
 
 
 def bits_per_dim_report(pipe, model: str, samples, json_out: Optional[Path], data_dir: Optional[Path]) -> None:

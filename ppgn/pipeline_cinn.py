@@ -74,8 +74,11 @@ class CINNPipeline:
         return self.network.log_prob_all_classes(x).softmax(1)
 
     @torch.no_grad()
-    def sample(self, class_, num: int = 16, seed: int = 0, temperature: float = 1.0, batch: int = 512) -> Samples:
+    def sample(self, class_, num: int = 16, seed: int = 0, temperature: float = 1.0, denoise: bool = True, batch: int = 512) -> Samples:
         """``num`` images of a class (name, index, or one index per sample) at latent temperature T.
+
+        A network trained with Gaussian dequantisation models noisy images; with ``denoise`` its
+        samples lose that noise by Tweedie's formula (``CINN.denoise``; nothing to do otherwise).
 
         Returns:
             Samples with ``h`` = the latent codes z (N, D) and an empty ``prob_per_step``.
@@ -94,6 +97,8 @@ class CINNPipeline:
         for i in range(0, num, batch):
             c = labels[i : i + batch].to(self.device)
             x = self.network(z[i : i + batch].to(self.device), c, rev=True, jac=False)[0]
+            if denoise:
+                x = self.network.denoise(x, c)
             xs.append(x)
             probs.append(self.class_posterior(x).gather(1, c[:, None]).squeeze(1))
         # 3. Output: back to 8-bit pixels.
@@ -110,6 +115,8 @@ class CINNPipeline:
     def transfer(self, pixels: np.ndarray, from_class) -> Samples:
         """Style transfer (the paper's figure): z = f(x; c_from), then x' = f⁻¹(z; c) for every class c.
 
+        Decoded images are denoised as samples are (``CINN.denoise``).
+
         Args:
             pixels: uint8 (H, W), the model's size.
         """
@@ -120,7 +127,7 @@ class CINNPipeline:
         z, _ = net(x, torch.tensor([src], device=self.device))
         k = len(self.classes)
         targets = torch.arange(k, device=self.device)
-        out = net(z.expand(k, -1), targets, rev=True, jac=False)[0]
+        out = net.denoise(net(z.expand(k, -1), targets, rev=True, jac=False)[0], targets)
         return Samples(
             array=to_uint8_pixels(flow_to_pixels(out, net.config.logit_alpha)),
             labels=targets.cpu().numpy(),

@@ -176,3 +176,16 @@ def test_the_class_term_is_the_models_own_posterior_cross_entropy_and_teaches_th
         class_term(net, pixels, labels, noise).backward()
         opt.step()
     assert class_term(net, pixels, labels, noise).item() < 0.5 * before
+
+
+def test_denoise_is_tweedies_posterior_mean():
+    """At initialisation the flow is a permuted N(0, I) on y, so E[y₀ | y] = y + σ²·(−y) exactly."""
+    config = CINNConfig(x_shape=(1, 4, 4), condition="class", num_classes=3, cond_features=4, blocks=2, hidden=8,
+                        logit_alpha=0.0, dequantisation_noise=0.3)
+    net = CINN(config).double()
+    y, c = torch.randn(5, 1, 4, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1])
+    assert torch.allclose(net.denoise(y, c), (1 - 0.3**2) * y)
+    no_noise = CINN(CINNConfig(x_shape=(1, 4, 4), num_classes=3, blocks=2, hidden=8, logit_alpha=0.0)).double()
+    assert torch.equal(no_noise.denoise(y, c), y)  # σ = 0: nothing to remove
+    with pytest.raises(ValueError, match="logit_alpha = 0"):
+        CINN(CINNConfig(x_shape=(1, 4, 4), num_classes=3, blocks=2, hidden=8, dequantisation_noise=0.1)).denoise(y.float(), c)

@@ -46,6 +46,7 @@ class CINNConfig:
     clamp: float = 1.0  # soft clamp on the log-scales (the authors' MNIST value)
     seed: int = 0  # of the fixed random permutations
     logit_alpha: float = 0.05  # pixels y in [0, 1] enter as logit(α + (1 − 2α)·y) (RealNVP); 0 = as given
+    dequantisation_noise: float = 0.0  # σ of the Gaussian noise on y it was trained with (0: uniform); see `denoise`
     levels: int = 1  # "image" only: Haar levels; with 2 the later half of the blocks work at H/4 (coherent colour)
     layout: str = "fc"  # "class" only: "fc", or "multiscale" (conv_blocks at H/2 and H/4, then `blocks` fully connected)
     conv_blocks: tuple[int, ...] = (4, 4)  # "multiscale": coupling blocks at H/2, H/4, ...
@@ -228,6 +229,22 @@ class CINN(nn.Module):
         k = self.config.num_classes
         classes = torch.arange(k, device=x.device).repeat_interleave(len(x))
         return self.log_prob(x.repeat(k, *([1] * (x.dim() - 1))), classes).view(k, len(x)).T
+
+    def denoise(self, y: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """Tweedie's formula, E[y₀ | y] = y + σ²·∇_y log p(y | c), with the flow's exact score.
+
+        A flow trained on y = y₀ + N(0, σ²) (Gaussian dequantisation, logit_alpha = 0) models noisy
+        images, so its samples carry that noise; this removes it. Identity when σ = 0.
+        """
+        sigma = self.config.dequantisation_noise
+        if not sigma:
+            return y
+        if self.config.logit_alpha:
+            raise ValueError("denoise works on pixels y: it needs logit_alpha = 0")
+        with torch.enable_grad():
+            y = y.detach().requires_grad_(True)
+            (score,) = torch.autograd.grad(self.log_prob(y, c).sum(), y)
+        return (y + sigma**2 * score).detach()
 
     def sample(self, c: torch.Tensor | None, num: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """x = f⁻¹(T·z; c), z ~ N(0, I) drawn on the CPU from ``generator``: (num, *x_shape)."""

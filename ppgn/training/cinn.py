@@ -130,6 +130,7 @@ def train_cinn(
         cond_features=config.cond_features, blocks=config.blocks, hidden=config.hidden,
         clamp=config.clamp, seed=config.seed, logit_alpha=config.logit_alpha,
         layout=config.layout, conv_blocks=config.conv_blocks, conv_hidden=config.conv_hidden,
+        dequantisation_noise=config.noise if config.dequantisation == "gaussian" else 0.0,
     )  # fmt: skip
     model = CINN(model_config).to(dev)
     batch_size = min(config.batch_size, len(train))
@@ -160,7 +161,7 @@ def train_cinn(
         step += 1
         history.append(loss.item())
         bar.update(1)
-        bar.set_postfix(bits_per_dim=f"{loss.item():.3f}")
+        bar.set_postfix(bits_per_dim=f"{loss.item():.3f}", refresh=False)  # the bar redraws at its own interval
         if step % checkpoint_every == 0 or step == total:
             ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
     bar.close()

@@ -122,7 +122,7 @@ def train_classifier(
         step += 1
         history.append(loss.item())
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         if step % checkpoint_every == 0 or step == total:
             ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
     bar.close()

@@ -132,7 +132,7 @@ def train_generator(
         history.append(losses["total"].item())
         bar.update(1)
         if step % 20 == 0:
-            bar.set_postfix({k: f"{losses[k].item():.3f}" for k in ("img", "h1", "h", "gan")} | {"d": f"{d_loss.item():.3f}"})
+            bar.set_postfix({k: f"{losses[k].item():.3f}" for k in ("img", "h1", "h", "gan")} | {"d": f"{d_loss.item():.3f}"}, refresh=False)
         if step % checkpoint_every == 0 or step == total:
             ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
     bar.close()
