@@ -132,6 +132,8 @@ class CINN(nn.Module):
             raise ValueError(f"levels must be 1 or 2, got {config.levels}")
         if config.layout not in LAYOUTS:
             raise ValueError(f"unknown layout {config.layout!r}; valid: {', '.join(LAYOUTS)}")
+        if config.dequantisation_noise and config.logit_alpha:  # the noise (and `denoise`) lives on the pixels y
+            raise ValueError("Gaussian dequantisation_noise needs a flow on the pixels: logit_alpha = 0")
         if len(config.conv_blocks) != len(config.conv_hidden):
             raise ValueError(f"conv_blocks {config.conv_blocks} and conv_hidden {config.conv_hidden} need one entry per scale")
         self.config = config
@@ -239,8 +241,6 @@ class CINN(nn.Module):
         sigma = self.config.dequantisation_noise
         if not sigma:
             return y
-        if self.config.logit_alpha:
-            raise ValueError("denoise works on pixels y: it needs logit_alpha = 0")
         with torch.enable_grad():
             y = y.detach().requires_grad_(True)
             (score,) = torch.autograd.grad(self.log_prob(y, c).sum(), y)
