@@ -15,6 +15,8 @@ CONFIGS = {
     "class": CINNConfig(x_shape=(1, 4, 4), condition="class", num_classes=3, cond_features=4, blocks=3, hidden=8),
     "class-multiscale": CINNConfig(x_shape=(1, 8, 8), condition="class", num_classes=3, cond_features=4, blocks=2, hidden=8,
                                    layout="multiscale", conv_blocks=(1, 2), conv_hidden=(4, 6)),
+    "class-pyramid": CINNConfig(x_shape=(1, 8, 8), condition="class", num_classes=3, cond_features=4, blocks=2, hidden=8,
+                                layout="pyramid", conv_blocks=(1, 2), conv_hidden=(4, 6)),
     "image": CINNConfig(x_shape=(2, 4, 4), condition="image", cond_features=4, blocks=2, hidden=8),
     "image-2-levels": CINNConfig(x_shape=(2, 4, 4), condition="image", cond_features=4, blocks=3, hidden=8, levels=2),
     "none": CINNConfig(x_shape=(6,), condition="none", blocks=3, hidden=8),
@@ -29,7 +31,7 @@ def make(kind: str, dtype=torch.float64) -> tuple[CINN, torch.Tensor | None]:
         for p in net.parameters():
             if p.requires_grad:  # the Haar kernel and permutations are fixed
                 p.add_(0.3 * torch.randn_like(p))
-    c = {"class": torch.tensor([0, 1, 2]), "class-multiscale": torch.tensor([2, 0, 1]), "none": None}.get(kind, torch.randn(3, 1, 4, 4, dtype=dtype))
+    c = {"class": torch.tensor([0, 1, 2]), "class-multiscale": torch.tensor([2, 0, 1]), "class-pyramid": torch.tensor([1, 2, 0]), "none": None}.get(kind, torch.randn(3, 1, 4, 4, dtype=dtype))
     return net.eval(), c
 
 
@@ -90,11 +92,13 @@ def test_zero_initialised_couplings_start_as_permutations():
 def test_unknown_condition_is_refused():
     with pytest.raises(ValueError, match="valid: class, image, none"):
         CINN(CINNConfig(condition="text"))
-    with pytest.raises(ValueError, match="valid: fc, multiscale"):
+    with pytest.raises(ValueError, match="valid: fc, multiscale, pyramid"):
         CINN(CINNConfig(layout="unet"))
+    with pytest.raises(ValueError, match="sizes must divide by 4"):
+        CINN(CINNConfig(x_shape=(1, 6, 6), layout="pyramid", conv_blocks=(1, 1), conv_hidden=(4, 4)))
 
 
-@pytest.mark.parametrize("kind", ["class", "class-multiscale"])
+@pytest.mark.parametrize("kind", ["class", "class-multiscale", "class-pyramid"])
 def test_log_prob_of_every_class_matches_one_class_at_a_time(kind):
     net, _ = make(kind)
     x = torch.randn(4, *net.config.x_shape, dtype=torch.float64)
@@ -117,6 +121,32 @@ def test_the_multiscale_layout_conditions_every_scale():
         z, _ = net.flow(x, c=conditions)
         z_moved, _ = net.flow(x, c=moved)
         assert not torch.allclose(z, z_moved), scale
+
+
+def test_the_pyramid_codes_the_thumbnail_first_and_details_follow_it():
+    """z[:, :s] depends on the thumbnail alone: finest details leave it as it is; and the thumbnail
+    posterior is the thumbnail flow's own log p(s | c) for each class."""
+    net, _ = make("class-pyramid")
+    x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    c = torch.tensor([0, 2])
+    thumb = 2 * 2  # 8×8 halved twice
+    (bands,), _ = net.haar[0]([x], jac=False)
+    bands_moved = bands.clone()
+    bands_moved[:, 1:] += 0.5  # the finest detail bands only
+    (x_moved,), _ = net.haar[0]([bands_moved], rev=True, jac=False)
+    z, _ = net(x, c)
+    z_moved, _ = net(x_moved, c)
+    assert torch.allclose(z[:, :thumb], z_moved[:, :thumb])
+    assert not torch.allclose(z[:, thumb:], z_moved[:, thumb:])
+    posterior = net.thumbnail_log_prob_all_classes(x)
+    (low,), _ = net.haar[1]([bands[:, :1]], jac=False)
+    s = low[:, :1].flatten(1)
+    for k in range(3):
+        zk, log_det = net.flow(s, c=net.condition(torch.full((2,), k)))
+        expected = -0.5 * (zk**2).sum(1) - 0.5 * thumb * math.log(2 * math.pi) + log_det
+        assert torch.allclose(posterior[:, k], expected)
+    with pytest.raises(ValueError, match="needs layout='pyramid'"):
+        make("class")[0].thumbnail_log_prob_all_classes(torch.zeros(1, 1, 4, 4, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.05])
@@ -157,17 +187,19 @@ def test_flow_prior_score_is_the_autograd_gradient_of_log_p():
     assert torch.allclose(FlowPrior(flow).score(h), numeric * flow.unit_noise**2, rtol=1e-5, atol=1e-8)
 
 
-def test_the_class_term_is_the_models_own_posterior_cross_entropy_and_teaches_the_class():
+@pytest.mark.parametrize("kind", ["class", "class-pyramid"])
+def test_the_class_term_is_the_models_own_posterior_cross_entropy_and_teaches_the_class(kind):
     from ppgn.training.cinn import class_term
 
-    net, _ = make("class")
+    net, _ = make(kind)
     net = net.float().train()
     torch.manual_seed(1)
-    pixels = torch.randint(0, 256, (6, 1, 4, 4)).float()
+    pixels = torch.randint(0, 256, (6, *net.config.x_shape)).float()
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
     noise = torch.full_like(pixels, 0.5)
     x, _ = pixels_to_flow(pixels, noise, net.config.logit_alpha)
-    expected = torch.nn.functional.cross_entropy(net.log_prob_all_classes(x), labels) / (16 * math.log(2.0))
+    log_p = net.thumbnail_log_prob_all_classes(x) if kind == "class-pyramid" else net.log_prob_all_classes(x)  # the global shape's
+    expected = torch.nn.functional.cross_entropy(log_p, labels) / (net.config.dims * math.log(2.0))
     assert torch.allclose(class_term(net, pixels, labels, noise), expected)
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], 1e-2)
     before = class_term(net, pixels, labels, noise).item()

@@ -67,13 +67,14 @@ def test_training_resumes_from_its_checkpoint(cinn_folder):
     assert card["metrics"]["test_bits_per_dim"] > 0
 
 
-def test_a_multiscale_cinn_with_the_class_term_trains_from_the_command_line(tmp_path):
+@pytest.mark.parametrize("layout", ["multiscale", "pyramid"])
+def test_a_multiscale_cinn_with_the_class_term_trains_from_the_command_line(tmp_path, layout):
     out = tmp_path / "ms"
-    args = ["--layout", "multiscale", "--conv-blocks", "1,1", "--conv-hidden", "4,4", "--blocks", 1, "--hidden", 8]
+    args = ["--layout", layout, "--conv-blocks", "1,1", "--conv-hidden", "4,4", "--blocks", 1, "--hidden", 8]
     result = run("train", "cinn", "--dataset", "digits", "--epochs", 1, "--train-subset", 256, *args, "--class-weight", 1, "--out", out, "-q")
     assert result.exit_code == 0, result.output
     network = load_model(out / "cinn.safetensors")
-    assert network.config.layout == "multiscale" and network.config.conv_blocks == (1, 1)
+    assert network.config.layout == layout and network.config.conv_blocks == (1, 1)
     assert json.loads((out / "cinn.json").read_text())["training_config"]["class_weight"] == 1.0
     assert run("sample", "--model", out, "--class", 3, "--num", 2, "--out", tmp_path / "s.npz").exit_code == 0
     assert load_npz(tmp_path / "s.npz")["images"].shape == (2, 28, 28, 1)  # digits are upscaled to 28 px
@@ -118,7 +119,7 @@ BAD = [
     (["train", "cinn", "--dataset", "cifar"], ["valid: mnist, fashion-mnist, digits"]),
     (["train", "cinn", "--dequantisation", "none"], ["valid: uniform, gaussian"]),
     (["train", "cinn", "--epochs", "0"], ["--epochs"]),
-    (["train", "cinn", "--layout", "unet"], ["valid: fc, multiscale"]),
+    (["train", "cinn", "--layout", "unet"], ["valid: fc, multiscale, pyramid"]),
     (["train", "cinn", "--conv-blocks", "4,x"], ["--conv-blocks", "positive integers"]),
     (["train", "cinn", "--conv-blocks", "4,4,4"], ["one entry per scale"]),
     (["train", "cinn", "--class-weight", "-1"], ["--class-weight"]),

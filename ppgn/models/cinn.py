@@ -15,6 +15,11 @@ Three shapes of condition share this one class:
   x (1, 28, 28) is Haar-downsampled twice, to (4, 14, 14) and then (16, 7, 7), with convolutional
   couplings at each scale (the class features broadcast over the pixels), and fully connected
   couplings on the flattened result: local strokes first, then the global shape.
+  With ``layout="pyramid"``, x is split by a Haar pyramid into a thumbnail (7×7 for MNIST) and
+  detail bands, and the density factorises exactly, log p(x | c) = log p(s | c) + Σₗ log p(dₗ | aₗ, c):
+  a fully connected flow on the thumbnail s given the class, and per level a convolutional flow on
+  the details dₗ given the class and the low-pass image aₗ they refine. The class enters where it
+  decides most, the global shape; details are drawn to fit the thumbnail drawn first.
 * ``"image"``: a grey image (B, 1, H, W) → small CNN → (B, cond_features, H/2, W/2); x (B, C, H, W)
   is Haar-downsampled and the sub-networks are convolutional (colourisation).
 * ``"none"``: unconditional, fully connected (the flow prior on codes h).
@@ -32,7 +37,7 @@ import torch
 from torch import nn
 
 CONDITIONS = ("class", "image", "none")
-LAYOUTS = ("fc", "multiscale")
+LAYOUTS = ("fc", "multiscale", "pyramid")
 
 
 @dataclass(frozen=True)
@@ -48,9 +53,10 @@ class CINNConfig:
     logit_alpha: float = 0.05  # pixels y in [0, 1] enter as logit(α + (1 − 2α)·y) (RealNVP); 0 = as given
     dequantisation_noise: float = 0.0  # σ of the Gaussian noise on y it was trained with (0: uniform); see `denoise`
     levels: int = 1  # "image" only: Haar levels; with 2 the later half of the blocks work at H/4 (coherent colour)
-    layout: str = "fc"  # "class" only: "fc", or "multiscale" (conv_blocks at H/2 and H/4, then `blocks` fully connected)
-    conv_blocks: tuple[int, ...] = (4, 4)  # "multiscale": coupling blocks at H/2, H/4, ...
-    conv_hidden: tuple[int, ...] = (64, 128)  # "multiscale": their sub-networks' channels
+    layout: str = "fc"  # "class" only: "fc", "multiscale" (conv_blocks at H/2 and H/4, then `blocks` fully connected)
+    #                     or "pyramid" (conv_blocks on the detail bands at H/2, H/4, then `blocks` fc on the thumbnail)
+    conv_blocks: tuple[int, ...] = (4, 4)  # "multiscale", "pyramid": coupling blocks at H/2, H/4, ...
+    conv_hidden: tuple[int, ...] = (64, 128)  # "multiscale", "pyramid": their sub-networks' channels
 
     @property
     def dims(self) -> int:
@@ -153,19 +159,28 @@ class CINN(nn.Module):
         else:
             self.cond_net = None
             shape, cond_shape, subnet = (config.dims,), None, fc_subnet(config.hidden)
+        if self.pyramid and any(n % (1 << len(config.conv_blocks)) for n in config.x_shape[1:]):
+            raise ValueError(f"the pyramid layout halves {config.x_shape[1:]} {len(config.conv_blocks)} times: sizes must divide by {1 << len(config.conv_blocks)}")
         numpy_state = np.random.get_state()  # FrEIA's PermuteRandom reseeds NumPy's global RNG
         if config.condition == "class" and config.layout == "multiscale":
             self._build_multiscale()
+        elif self.pyramid:
+            self._build_pyramid()
         else:
             self._build_single_scale(shape, cond_shape, subnet)
         np.random.set_state(numpy_state)
 
-    def _coupling(self, index: int, subnet, cond: int | None, cond_shape: tuple[int, ...] | None) -> None:
-        """Append one fixed random permutation and one GLOW coupling block (conditioned on ``cond``)."""
+    @property
+    def pyramid(self) -> bool:
+        return self.config.condition == "class" and self.config.layout == "pyramid"
+
+    def _coupling(self, index: int, subnet, cond: int | None, cond_shape: tuple[int, ...] | None, flow=None) -> None:
+        """Append one fixed random permutation and one GLOW coupling block (conditioned on ``cond``) to ``flow``."""
         c = self.config
-        self.flow.append(Fm.PermuteRandom, seed=c.seed * 1000 + index)
+        flow = self.flow if flow is None else flow
+        flow.append(Fm.PermuteRandom, seed=c.seed * 1000 + index)
         kwargs = {} if cond is None else {"cond": cond, "cond_shape": cond_shape}
-        self.flow.append(Fm.GLOWCouplingBlock, subnet_constructor=subnet, clamp=c.clamp, **kwargs)
+        flow.append(Fm.GLOWCouplingBlock, subnet_constructor=subnet, clamp=c.clamp, **kwargs)
 
     def _build_single_scale(self, shape, cond_shape, subnet) -> None:
         config = self.config
@@ -197,6 +212,66 @@ class CINN(nn.Module):
             self._coupling(index, fc_subnet(config.hidden), len(config.conv_blocks), (f,))
             index += 1
 
+    def _build_pyramid(self) -> None:
+        """Per Haar level l, a conv flow on the details (3C, H/2ˡ, W/2ˡ) given [context(aₗ), class];
+        then a fully connected flow on the thumbnail given the class."""
+        config = self.config
+        c, h, w = config.x_shape
+        f = config.cond_features
+        self.haar = nn.ModuleList()  # orthonormal (rebalance 1): log|det| = 0; low-pass channels first
+        self.detail_flows = nn.ModuleList()
+        self.context_nets = nn.ModuleList()  # aₗ (B, C, h, w) → (B, f, h, w): what the details refine
+        index = 0
+        for blocks, hidden in zip(config.conv_blocks, config.conv_hidden):
+            self.haar.append(Fm.HaarDownsampling([(c, h, w)], order_by_wavelet=True, rebalance=1.0))
+            h, w = h // 2, w // 2
+            flow = Ff.SequenceINN(3 * c, h, w)
+            for _ in range(blocks):
+                self._coupling(index, conv_subnet(hidden), 0, (2 * f, h, w), flow)
+                index += 1
+            self.detail_flows.append(flow)
+            self.context_nets.append(
+                nn.Sequential(
+                    nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(),
+                    nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+                    nn.Conv2d(32, f, 3, padding=1),
+                )
+            )  # fmt: skip
+        self.flow = Ff.SequenceINN(c * h * w)  # the thumbnail
+        for _ in range(config.blocks):
+            self._coupling(index, fc_subnet(config.hidden), 0, (f,))
+            index += 1
+
+    def _band_condition(self, level: int, low: torch.Tensor, features: torch.Tensor) -> list[torch.Tensor]:
+        """What level ``level``'s detail couplings see: [context(aₗ), class features broadcast], (B, 2f, h, w)."""
+        return [torch.cat([self.context_nets[level](low), features[:, :, None, None].expand(-1, -1, *low.shape[2:])], 1)]
+
+    def _pyramid(self, x: torch.Tensor, features: torch.Tensor, rev: bool, jac: bool):
+        """z = [z_thumbnail, z_details coarse → fine]; the inverse draws the thumbnail, then each finer band."""
+        channels = self.config.x_shape[0]
+        if not rev:
+            log_det, codes, low = x.new_zeros(len(x)), [], x
+            for level, haar in enumerate(self.haar):
+                (bands,), _ = haar([low], jac=False)  # orthonormal: no volume change
+                low, details = bands[:, :channels], bands[:, channels:]
+                z, band_log_det = self.detail_flows[level](details, c=self._band_condition(level, low, features), jac=jac)
+                codes.insert(0, z.flatten(1))
+                log_det = log_det + band_log_det
+            z, thumb_log_det = self.flow(low.flatten(1), c=[features], jac=jac)
+            return torch.cat([z, *codes], 1), log_det + thumb_log_det
+        thumb_dims = self.flow.shapes[0][0]
+        low, log_det = self.flow(x[:, :thumb_dims], c=[features], rev=True, jac=jac)
+        low = low.reshape(len(x), channels, *self.detail_flows[-1].shapes[0][1:])
+        start = thumb_dims
+        for level in reversed(range(len(self.haar))):
+            shape = self.detail_flows[level].shapes[0]
+            z = x[:, start : start + prod(shape)].reshape(len(x), *shape)
+            start += prod(shape)
+            details, band_log_det = self.detail_flows[level](z, c=self._band_condition(level, low, features), rev=True, jac=jac)
+            (low,), _ = self.haar[level]([torch.cat([low, details], 1)], rev=True, jac=False)
+            log_det = log_det + band_log_det
+        return low, log_det
+
     def condition(self, c: torch.Tensor | None) -> list[torch.Tensor]:
         """Raw condition → what the coupling blocks receive: class indices (B,) or grey images (B, 1, H, W)."""
         if self.cond_net is None:
@@ -215,6 +290,8 @@ class CINN(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, rev: bool = False, jac: bool = True):
         """x (B, *x_shape) → (z (B, D), log|det ∂z/∂x| (B,)); with ``rev=True``, z (B, D) → (x, log|det ∂x/∂z|)."""
         cond = self.condition(c)
+        if self.pyramid:
+            return self._pyramid(x.reshape(len(x), *(self.config.x_shape if not rev else (-1,))), cond[0], rev, jac)
         if rev:
             out, log_det = self.flow(x.reshape(-1, *self.flow.shapes[-1]), c=cond, rev=True, jac=jac)
             return out.reshape(-1, *self.config.x_shape), log_det
@@ -231,6 +308,24 @@ class CINN(nn.Module):
         k = self.config.num_classes
         classes = torch.arange(k, device=x.device).repeat_interleave(len(x))
         return self.log_prob(x.repeat(k, *([1] * (x.dim() - 1))), classes).view(k, len(x)).T
+
+    def thumbnail_log_prob_all_classes(self, x: torch.Tensor) -> torch.Tensor:
+        """Pyramid only: log p(s | c) of x's thumbnail s for every class c, (B, K).
+
+        Its softmax is the posterior of the global shape alone; K passes through the small
+        thumbnail flow cost far less than K passes through the whole model.
+        """
+        if not self.pyramid:
+            raise ValueError(f"the thumbnail posterior needs layout='pyramid', not {self.config.layout!r}")
+        k, channels = self.config.num_classes, self.config.x_shape[0]
+        low = x.reshape(len(x), *self.config.x_shape)
+        for haar in self.haar:
+            (bands,), _ = haar([low], jac=False)
+            low = bands[:, :channels]
+        features = self.condition(torch.arange(k, device=x.device))[0].repeat_interleave(len(x), 0)
+        z, log_det = self.flow(low.flatten(1).repeat(k, 1), c=[features])
+        log_p = -0.5 * (z**2).sum(1) - 0.5 * z.shape[1] * log(2 * pi) + log_det
+        return log_p.view(k, len(x)).T
 
     def denoise(self, y: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Tweedie's formula, E[y₀ | y] = y + σ²·∇_y log p(y | c), with the flow's exact score.
