@@ -100,6 +100,11 @@ def bits_per_dim(log_px: torch.Tensor, log_det: torch.Tensor, dims: int) -> torc
     return -(log_px + log_det - dims * log(256.0)) / (dims * log(2.0))
 
 
+def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I) of each row of z (B, D), (B,)."""
+    return -0.5 * (z**2).sum(1) - 0.5 * z.shape[1] * log(2 * pi)
+
+
 def _init_subnet(net: nn.Sequential) -> nn.Sequential:
     """Xavier-initialised layers, the last one zero: every coupling starts as the identity."""
     layers = [m for m in net if isinstance(m, (nn.Linear, nn.Conv2d))]
@@ -301,7 +306,7 @@ class CINN(nn.Module):
     def log_prob(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x | c) in the flow's input space, (B,) nats (change of variables)."""
         z, log_det = self(x, c)
-        return -0.5 * (z**2).sum(1) - 0.5 * z.shape[1] * log(2 * pi) + log_det
+        return standard_normal_log_prob(z) + log_det
 
     def log_prob_all_classes(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x | c) for every class c, (B, K), in one batched pass; softmax over dim 1 is p(c | x)."""
@@ -324,8 +329,7 @@ class CINN(nn.Module):
             low = bands[:, :channels]
         features = self.condition(torch.arange(k, device=x.device))[0].repeat_interleave(len(x), 0)
         z, log_det = self.flow(low.flatten(1).repeat(k, 1), c=[features])
-        log_p = -0.5 * (z**2).sum(1) - 0.5 * z.shape[1] * log(2 * pi) + log_det
-        return log_p.view(k, len(x)).T
+        return (standard_normal_log_prob(z) + log_det).view(k, len(x)).T
 
     def denoise(self, y: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Tweedie's formula, E[y₀ | y] = y + σ²·∇_y log p(y | c), with the flow's exact score.
