@@ -80,6 +80,17 @@ def test_a_multiscale_cinn_with_the_class_term_trains_from_the_command_line(tmp_
     assert load_npz(tmp_path / "s.npz")["images"].shape == (2, 28, 28, 1)  # digits are upscaled to 28 px
 
 
+def test_the_class_posterior_is_the_same_computed_in_chunks(cinn_folder):
+    import ppgn
+
+    pipe = ppgn.load(folder=cinn_folder)
+    x = torch.randn(5, *pipe.network.config.x_shape, generator=torch.Generator().manual_seed(0))
+    whole, chunked = pipe.class_posterior(x, chunk=5), pipe.class_posterior(x, chunk=2)
+    assert whole.shape == (5, 10) and torch.allclose(whole.sum(1), torch.ones(5))
+    assert torch.allclose(whole, chunked, atol=1e-6)
+    assert not torch.allclose(whole[0], whole[1])  # one row per image, in order
+
+
 def test_sample_writes_the_contract_and_is_deterministic(cinn_folder, tmp_path):
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
     for path in (a, b):
