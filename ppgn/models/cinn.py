@@ -251,19 +251,30 @@ class CINN(nn.Module):
         """What level ``level``'s detail couplings see: [context(aₗ), class features broadcast], (B, 2f, h, w)."""
         return [torch.cat([self.context_nets[level](low), features[:, :, None, None].expand(-1, -1, *low.shape[2:])], 1)]
 
+    def _haar_pyramid(self, x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """x (B, *x_shape) → (thumbnail, [(aₗ, dₗ) for each level, fine → coarse]); orthonormal, no volume change."""
+        channels = self.config.x_shape[0]
+        low, levels = x.reshape(len(x), *self.config.x_shape), []
+        for haar in self.haar:
+            (bands,), _ = haar([low], jac=False)
+            low = bands[:, :channels]
+            levels.append((low, bands[:, channels:]))
+        return low, levels
+
     def _pyramid(self, x: torch.Tensor, features: torch.Tensor, rev: bool, jac: bool):
         """z = [z_thumbnail, z_details coarse → fine]; the inverse draws the thumbnail, then each finer band."""
         channels = self.config.x_shape[0]
         if not rev:
-            log_det, codes, low = x.new_zeros(len(x)), [], x
-            for level, haar in enumerate(self.haar):
-                (bands,), _ = haar([low], jac=False)  # orthonormal: no volume change
-                low, details = bands[:, :channels], bands[:, channels:]
+            thumbnail, levels = self._haar_pyramid(x)
+            z, log_det = self.flow(thumbnail.flatten(1), c=[features], jac=jac)
+            codes = [z]
+            for level in reversed(range(len(levels))):
+                low, details = levels[level]
                 z, band_log_det = self.detail_flows[level](details, c=self._band_condition(level, low, features), jac=jac)
-                codes.insert(0, z.flatten(1))
+                codes.append(z.flatten(1))
                 log_det = log_det + band_log_det
-            z, thumb_log_det = self.flow(low.flatten(1), c=[features], jac=jac)
-            return torch.cat([z, *codes], 1), log_det + thumb_log_det
+            return torch.cat(codes, 1), log_det
+        x = x.reshape(len(x), -1)
         thumb_dims = self.flow.shapes[0][0]
         low, log_det = self.flow(x[:, :thumb_dims], c=[features], rev=True, jac=jac)
         low = low.reshape(len(x), channels, *self.detail_flows[-1].shapes[0][1:])
@@ -296,7 +307,7 @@ class CINN(nn.Module):
         """x (B, *x_shape) → (z (B, D), log|det ∂z/∂x| (B,)); with ``rev=True``, z (B, D) → (x, log|det ∂x/∂z|)."""
         cond = self.condition(c)
         if self.pyramid:
-            return self._pyramid(x.reshape(len(x), *(self.config.x_shape if not rev else (-1,))), cond[0], rev, jac)
+            return self._pyramid(x, cond[0], rev, jac)
         if rev:
             out, log_det = self.flow(x.reshape(-1, *self.flow.shapes[-1]), c=cond, rev=True, jac=jac)
             return out.reshape(-1, *self.config.x_shape), log_det
@@ -322,13 +333,10 @@ class CINN(nn.Module):
         """
         if not self.pyramid:
             raise ValueError(f"the thumbnail posterior needs layout='pyramid', not {self.config.layout!r}")
-        k, channels = self.config.num_classes, self.config.x_shape[0]
-        low = x.reshape(len(x), *self.config.x_shape)
-        for haar in self.haar:
-            (bands,), _ = haar([low], jac=False)
-            low = bands[:, :channels]
+        k = self.config.num_classes
+        thumbnail, _ = self._haar_pyramid(x)
         features = self.condition(torch.arange(k, device=x.device))[0].repeat_interleave(len(x), 0)
-        z, log_det = self.flow(low.flatten(1).repeat(k, 1), c=[features])
+        z, log_det = self.flow(thumbnail.flatten(1).repeat(k, 1), c=[features])
         return (standard_normal_log_prob(z) + log_det).view(k, len(x)).T
 
     def denoise(self, y: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
