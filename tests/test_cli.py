@@ -8,8 +8,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ppgn.cli import app
-from ppgn.images import load_npz
-from ppgn.pipeline import WEIGHTS
+from ppgn.io import load_npz
+from ppgn.pipelines.registry import WEIGHTS
 
 runner = CliRunner()
 

@@ -10,7 +10,8 @@ from ppgn.models import Captioner, CaptionerConfig, Classifier, ClassifierConfig
 from ppgn.sampling import ClassCondition, GaussianCondition, SumCondition
 from ppgn.sampling.caption import CaptionCondition
 from ppgn.sampling.context import ContextCondition, composite
-from ppgn.sampling.network import UserNetworkError, calibration_scale, check_logits, load_factory, mean_abs_gradient
+from ppgn.models.user import UserNetworkError, check_logits, load_factory
+from ppgn.sampling.calibration import calibration_scale, mean_abs_gradient
 from ppgn.sampling.neuron import NeuronCondition, capture, layer_units, parse_neuron
 
 
@@ -227,7 +228,7 @@ def test_attributes_are_measured_from_pixels():
 def test_calibration_modes_on_the_shipped_pipeline():
     """'up' raises a weak gradient to the shipped class gradient and leaves a strong one alone."""
     import ppgn
-    from ppgn.conditioning import Start, calibrate
+    from ppgn.pipelines.conditions import Start, calibrate
 
     torch.set_default_dtype(torch.float32)
     pipe = ppgn.load("fashion-mnist", device="cpu")

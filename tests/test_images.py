@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ppgn.images import load_npz, make_grid, save_gif, save_image, save_npz
+from ppgn.io import load_npz, make_grid, save_gif, save_image, save_npz
 
 H, W = 5, 7  # not square, so a swapped width/height would show
 

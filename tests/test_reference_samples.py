@@ -15,9 +15,9 @@ import pytest
 import torch
 
 import ppgn
-from ppgn.colorize import colorize, load_colorizer
-from ppgn.inpainting import box_mask, inpaint
-from ppgn.visualize import target_network, visualize
+from ppgn.pipelines.colorize import colorize, load_colorizer
+from ppgn.pipelines.inpaint import box_mask, inpaint
+from ppgn.pipelines.visualize import target_network, visualize
 
 REFERENCE = Path(__file__).parent / "fixtures" / "reference-samples.npz"
 PRESETS = ("dgn-am", "ppgn-x", "ppgn-h", "joint-ppgn-h", "noiseless-joint-ppgn-h", "ppgn-flow")

@@ -28,7 +28,6 @@ _FASHION_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-DATASETS = ("fashion-mnist", "mnist", "digits")
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -140,19 +139,6 @@ def load_digits_28(split: str = "train") -> ImageDataset:
     cut = int(0.8 * len(images))
     idx = order[:cut] if split == "train" else order[cut:]
     return ImageDataset(images[idx], digits.target[idx].astype(np.int64), DIGIT_CLASSES, "digits", "sklearn-digits")
-
-
-def load_dataset(name: str, split: str = "train", data_dir: str | Path | None = None) -> ImageDataset:
-    """Load a dataset by name: 'fashion-mnist', 'mnist' or 'digits'."""
-    if name == "fashion-mnist":
-        return load_fashion_mnist(split, data_dir)
-    if name == "digits":
-        return load_digits_28(split)
-    if name == "mnist":
-        from .mnist import load_mnist
-
-        return load_mnist(split, data_dir)
-    raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
 
 
 def _normalise(text: str) -> str:

@@ -16,8 +16,7 @@ import time
 
 import numpy as np
 
-from ..captioning import load_captioner
-from ..conditioning import Start, compose
+from ..pipelines.conditions import Start, compose
 from ..data.captions import attribute_words, parse_caption
 from .metrics import evaluator_outputs
 
@@ -47,7 +46,7 @@ def bench_captions(pipe, test, evaluator, captions=CAPTIONS, num: int = 32, seed
                    steps: int | None = None, progress: bool = False) -> list[dict]:
     """Rows ``{caption, class, agreement, real_agreement, attributes, real_base_rate, class_only_rate,
     composed_agreement, composed_attributes, seconds}``."""
-    thresholds = load_captioner(pipe).config.thresholds
+    thresholds = pipe.captioner.config.thresholds
     class_only: dict[int, np.ndarray] = {}
     rows = []
     for caption in captions:

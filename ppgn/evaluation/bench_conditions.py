@@ -12,9 +12,9 @@ import time
 
 import torch
 
-from ..conditioning import CALIBRATIONS, Start, calibrate, check_logits
+from ..models.user import check_logits, load_user_network
+from ..pipelines.conditions import CALIBRATIONS, Start, calibrate
 from ..sampling import ClassCondition
-from ..sampling.network import load_user_network
 from .evaluate import EvaluatorBundle, evaluate_samples
 
 

@@ -17,7 +17,7 @@ import time
 import torch
 
 from ..data import to_tensor
-from ..inpainting import EPS4, inpaint, masked_start
+from ..pipelines.inpaint import EPS4, inpaint, masked_start
 from ..sampling.context import composite
 from .metrics import evaluator_outputs
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..visualize import top_real, visualize
+from ..pipelines.visualize import top_real, visualize
 from .metrics import evaluator_outputs, mean_pairwise_distance
 
 

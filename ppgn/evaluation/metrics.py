@@ -10,21 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data.datasets import to_tensor
-
-
-@torch.no_grad()
-def evaluator_outputs(evaluator: torch.nn.Module, images: np.ndarray, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 (N, H, W, C) → (features (N, F), logits (N, K)) of the evaluator."""
-    device = next(evaluator.parameters()).device
-    feats, logits = [], []
-    for i in range(0, len(images), batch):
-        chunk = images[i : i + batch]
-        x = to_tensor(chunk[..., 0] if chunk.ndim == 4 and chunk.shape[-1] == 1 else chunk).to(device)
-        f = evaluator.features(x)
-        feats.append(f.cpu())
-        logits.append(evaluator.head(f).cpu())
-    return torch.cat(feats).double(), torch.cat(logits).double()
+from ..models.evaluator import evaluator_outputs  # noqa: F401 (every metric starts from it)
 
 
 def mean_pairwise_distance(features: torch.Tensor) -> float:

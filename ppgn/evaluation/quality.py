@@ -32,9 +32,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data import load_fashion_mnist, to_tensor
-from ..data.datasets import to_uint8
-from ..models.io import atomic_write
+from ..data import load_fashion_mnist, to_tensor, to_uint8
+from ..io import atomic_write
 from ..sampling import PRESETS, get_preset
 from .evaluate import EvaluatorBundle, evaluate_samples
 from .mixing import measure_mixing
@@ -154,7 +153,7 @@ class _Rows:
 
     def _other(self, name: str):
         if name not in self._others:
-            from ..pipeline import load
+            from ..pipelines import load
 
             self._others[name] = load(name, device=self.pipe.device)
         return self._others[name]
@@ -162,9 +161,9 @@ class _Rows:
 
 def _check_rows(rows: tuple[str, ...], classes: tuple[str, ...]) -> None:
     """Rows are references, presets, or cINNs of the same classes (scored by the same evaluator)."""
-    from ..pipeline import CINN_FOLDERS, MODELS
+    from ..pipelines.registry import shipped_models
 
-    others = [m for m in CINN_FOLDERS if MODELS[m] == classes]
+    others = [name for name, entry in shipped_models().items() if entry.kind == "cinn" and entry.classes == classes]
     valid = (*REFERENCE_ROWS, *PRESETS, *others)
     for name in rows:
         if name not in valid:

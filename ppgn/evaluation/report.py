@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..images import make_grid
-from ..models.io import atomic_write
+from ..io import atomic_write, make_grid
 from .quality import METRICS, QualityResult
 
 HEADERS = {

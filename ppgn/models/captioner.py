@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.captions import encode
 from .io import register_model
 
 
@@ -67,6 +68,15 @@ class Captioner(nn.Module):
         inputs = torch.cat([self.embed(words), f[:, None].expand(-1, words.shape[1], -1)], 2)  # (B, T, E + F)
         states, _ = self.gru(inputs, torch.tanh(self.init_state(f))[None])  # (B, T, hidden)
         return self.out(states)
+
+    def encode(self, sentence: str) -> torch.Tensor:
+        """A caption as word indices (1, T), <bos> … <eos>, on the network's device.
+
+        Raises:
+            ValueError: an empty caption, or a word outside the vocabulary (naming the nearest known words).
+        """
+        device = next(self.parameters()).device
+        return torch.tensor([encode(sentence, self.config.vocab)], device=device)
 
     def log_prob(self, x: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
         """Σ_t log p(w_t | w_<t, x) per image, (B,), for ``sentence`` (B or 1, T) = <bos> … <eos>, 0-padded."""

@@ -7,9 +7,15 @@ stages, global average pooling, no fc code layer), so that agreement is not a sh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
+from safetensors.torch import save_file
 from torch import nn
+
+from ..data import to_tensor
+from ..io import atomic_write
 
 
 @dataclass(frozen=True)
@@ -39,3 +45,26 @@ class Evaluator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+@torch.no_grad()
+def evaluator_outputs(evaluator: torch.nn.Module, images: np.ndarray, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 (N, H, W, C) → (features (N, F), logits (N, K)) of the evaluator."""
+    device = next(evaluator.parameters()).device
+    feats, logits = [], []
+    for i in range(0, len(images), batch):
+        chunk = images[i : i + batch]
+        x = to_tensor(chunk[..., 0] if chunk.ndim == 4 and chunk.shape[-1] == 1 else chunk).to(device)
+        f = evaluator.features(x)
+        feats.append(f.cpu())
+        logits.append(evaluator.head(f).cpu())
+    return torch.cat(feats).double(), torch.cat(logits).double()
+
+
+def build_reference(evaluator: torch.nn.Module, dataset, path: str | Path) -> None:
+    """Save the evaluator's features (float16) and labels of ``dataset`` (an ``ImageDataset``) to
+    ``path``: ``ppgn eval`` compares samples with them, offline."""
+    features, _ = evaluator_outputs(evaluator, dataset.images[..., None])
+    tensors = {"features": features.half().contiguous(), "labels": torch.from_numpy(dataset.labels).contiguous()}
+    metadata = {"dataset": dataset.name, "sha256": dataset.sha256}
+    atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata))

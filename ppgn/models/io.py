@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from ..io import atomic_write
 from .cinn import CINN, CINNConfig
 from .classifier import Classifier, ClassifierConfig
 from .dae import CodeDAE, CodeDAEConfig, ImageDAE, ImageDAEConfig
@@ -51,22 +50,6 @@ def config_from_dict(config_cls: type, values: dict[str, Any]):
     fields = {f.name for f in dataclasses.fields(config_cls)}
     clean = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in fields}
     return config_cls(**clean)
-
-
-def atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_model(

@@ -1,7 +1,8 @@
 """A sentence as a condition: log p(sentence | x) = Σ_t log p(w_t | w_<t, x) under a captioner.
 
 The paper's image-captioning condition (§3.3, an LRCN model); here the captioner is any network
-with ``log_prob(x, sentence) -> (B,)`` and a ``config.vocab``, such as ``ppgn.models.Captioner``.
+with ``encode(sentence) -> (1, T)`` word indices and ``log_prob(x, ids) -> (B,)``, such as
+``ppgn.models.Captioner``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..data.captions import encode
 from .conditions import Condition
 
 
@@ -19,7 +19,7 @@ class CaptionCondition(Condition):
     """log p(sentence | x) under ``captioner``.
 
     Args:
-        captioner: has ``config.vocab`` and ``log_prob(x, sentence (1, T)) -> (B,)``.
+        captioner: has ``encode(sentence) -> (1, T)`` and ``log_prob(x, ids (1, T)) -> (B,)``.
         sentence: the caption, e.g. "a small dark bag".
         features: what the captioner reads, computed from x (e.g. h = E(x)); None = x itself.
 
@@ -30,8 +30,7 @@ class CaptionCondition(Condition):
 
     def __init__(self, captioner: nn.Module, sentence: str, features: Callable[[torch.Tensor], torch.Tensor] | None = None):
         self.captioner, self.sentence, self.features = captioner, sentence, features
-        device = next(captioner.parameters()).device
-        self.ids = torch.tensor([encode(sentence, captioner.config.vocab)], device=device)  # (1, T)
+        self.ids = captioner.encode(sentence)  # (1, T)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return self.captioner.log_prob(x if self.features is None else self.features(x), self.ids)

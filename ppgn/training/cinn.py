@@ -23,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from ..data import load_dataset
-from ..models.cinn import CINN, CINNConfig, bits_per_dim, pixels_to_flow
+from ..models.cinn import CINN, CINNConfig, dequantise, evaluate_bits_per_dim, nll_bits, pixels_to_flow
 from ..models.io import save_model
 from .common import Checkpoint, loss_summary, make_card, pick_device, resumed_batches
 
@@ -54,24 +54,6 @@ class CINNTrainConfig:
     seed: int = 0
 
 
-def dequantise(pixels: torch.Tensor, kind: str, sigma: float, generator: torch.Generator) -> torch.Tensor:
-    """Noise in pixel units: uniform in [0, 1), or 0.5 + N(0, (256σ)²), drawn on the CPU.
-
-    Gaussian noise is not clipped to [0, 256): clipping would pile half the background's noise onto
-    y = 0 exactly, a point mass the flow could fit with unbounded likelihood. So it needs a flow on
-    y itself (logit_alpha = 0), as in the authors' recipe.
-    """
-    if kind == "uniform":
-        return torch.rand(pixels.shape, generator=generator).to(pixels.device)
-    return (0.5 + 256.0 * sigma * torch.randn(pixels.shape, generator=generator)).to(pixels.device)
-
-
-def nll_bits(model: CINN, pixels: torch.Tensor, labels: torch.Tensor | None, noise: torch.Tensor) -> torch.Tensor:
-    """Bits/dim of each image (B,) at the given dequantisation noise."""
-    x, log_det_pre = pixels_to_flow(pixels, noise, model.config.logit_alpha)
-    return bits_per_dim(model.log_prob(x, labels), log_det_pre, model.config.dims)
-
-
 def class_term(model: CINN, pixels: torch.Tensor, labels: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """−log p(c | x) under the model's own exact posterior, in bits per dimension (a scalar).
 
@@ -84,21 +66,6 @@ def class_term(model: CINN, pixels: torch.Tensor, labels: torch.Tensor, noise: t
     log_p = model.thumbnail_log_prob_all_classes(x) if model.pyramid else model.log_prob_all_classes(x)
     cross_entropy = torch.nn.functional.cross_entropy(log_p, labels)
     return cross_entropy / (model.config.dims * log(2.0))
-
-
-@torch.no_grad()
-def evaluate_bits_per_dim(model: CINN, images, labels, seed: int = 0, batch: int = 500) -> float:
-    """Mean bits/dim on a dataset (uint8 (N, H, W) images), uniform dequantisation, one noise draw."""
-    model.eval()
-    device = next(model.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
-    pixels = torch.as_tensor(images).float().unsqueeze(1)  # (N, 1, H, W)
-    labels = torch.as_tensor(labels)
-    total = 0.0
-    for i in range(0, len(pixels), batch):
-        u = pixels[i : i + batch].to(device)
-        total += nll_bits(model, u, labels[i : i + batch].to(device), dequantise(u, "uniform", 0, gen)).sum().item()
-    return total / len(pixels)
 
 
 def train_cinn(

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, ClassifierConfig, Evaluator, EvaluatorConfig, save_model
+from ..models.evaluator import build_reference
 from .common import Checkpoint, encode_all, loss_summary, make_card, pick_device, resumed_batches
 
 
@@ -134,7 +135,5 @@ def train_classifier(
     card = make_card(config, config.seed, train.sha256, elapsed + time.time() - started, metrics)
     save_model(model, Path(out) / f"{config.model}.safetensors", card)
     if isinstance(model, Evaluator):  # real-image features, so evaluation needs no dataset later
-        from ..evaluation.reference import build_reference
-
         build_reference(model, test, Path(out) / "evaluator-reference.safetensors")
     return model, card

@@ -13,12 +13,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..colorize import colourisation_metrics, split_image
 from ..data.emoji import load_colour_images
 from ..models.cinn import CINN, CINNConfig
+from ..models.colour import TO_YCC, colorize, split_image, to_uint8_rgb
 from ..models.io import save_model
 from .common import Checkpoint, loss_summary, make_card, pick_device, resumed_batches
 
@@ -104,3 +105,35 @@ def train_colorizer(
     card = make_card(config, config.seed, f"{config.source}:{len(train) + len(test)} images", elapsed + time.time() - started, metrics)
     save_model(model, Path(out) / "colorizer.safetensors", card)
     return model, card
+
+
+@torch.no_grad()
+def colourisation_metrics(net: CINN, images: np.ndarray, num: int = 8, seed: int = 0, temperature: float = 1.0) -> dict:
+    """On held-out colour images (uint8 (N, H, W, 3)), from ``num`` colourings of each one's luma:
+
+    lightness_error: mean |Y(colouring) − Y(input)| (0..255 scale): how well lightness is kept;
+    diversity: mean per-pixel RGB std across the colourings (0..255);
+    best_of_n_rmse / mean_rmse: RGB error to the true colours of the best / an average colouring;
+    grey_rmse: the error of leaving the image grey (chroma 0), the baseline to beat.
+    """
+    luma, chroma_true = split_image(images)
+    results = {"lightness_error": [], "diversity": [], "best": [], "mean": []}
+    truth = torch.from_numpy(np.asarray(images)).float()
+    for i, grey in enumerate((luma[:, 0] * 255).round().numpy().astype(np.uint8)):
+        out = torch.from_numpy(colorize(net, grey, num, seed + i, temperature)).float()  # (num, H, W, 3)
+        y_out = (out @ TO_YCC[0].to(out))  # (num, H, W)
+        results["lightness_error"].append((y_out - luma[i, 0] * 255).abs().mean().item())
+        results["diversity"].append(out.std(0).mean().item())
+        rmse = ((out - truth[i]) ** 2).mean((1, 2, 3)).sqrt()
+        results["best"].append(rmse.min().item())
+        results["mean"].append(rmse.mean().item())
+    grey = torch.from_numpy(to_uint8_rgb(luma, torch.zeros_like(chroma_true))).float()
+    return {
+        "num_images": len(images),
+        "colourings_per_image": num,
+        "lightness_error": round(float(np.mean(results["lightness_error"])), 3),
+        "diversity": round(float(np.mean(results["diversity"])), 3),
+        f"best_of_{num}_rmse": round(float(np.mean(results["best"])), 3),
+        "mean_rmse": round(float(np.mean(results["mean"])), 3),
+        "grey_rmse": round(((grey - truth) ** 2).mean((1, 2, 3)).sqrt().mean().item(), 3),
+    }

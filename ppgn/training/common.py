@@ -13,14 +13,8 @@ from typing import Any, Iterator
 
 import torch
 
-from ..models.io import atomic_write
-
-
-def pick_device(device: str | None = None) -> torch.device:
-    """The device to train or sample on: the one asked for, else CUDA when present, else CPU."""
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+from ..io import atomic_write
+from ..models.device import pick_device  # noqa: F401 (the recipes' device choice)
 
 
 @torch.no_grad()

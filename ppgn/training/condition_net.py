@@ -20,8 +20,8 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
-from ..models.io import atomic_write
-from ..sampling.network import load_factory
+from ..io import atomic_write
+from ..models.user import load_factory
 from .classifier import accuracy, random_shift
 from .common import Checkpoint, loss_summary, make_card, pick_device, resumed_batches
 

@@ -1,4 +1,4 @@
-"""The pipeline: wires shipped networks, a prior, a condition and the sampler together.
+"""The PPGN pipeline: wires a folder's networks, a prior, a condition and the sampler together.
 
     >>> import ppgn
     >>> pipe = ppgn.load("fashion-mnist")
@@ -9,68 +9,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
-from .data import FASHION_MNIST_CLASSES, parse_class
-from .data.datasets import DIGIT_CLASSES, to_uint8
-from .models import Classifier, CodeDAE, Generator, ImageDAE, load_model, read_card
-from .models.fuse import fold_batchnorm
-from .sampling import ClassCondition, DAEPrior, FlowPrior, ImageDAEPrior, JointPrior, MALASampler, NoPrior, Prior, get_preset
-from .sampling.conditions import ConditionLike
-from .sampling.presets import DEFAULT_PRESET
-from .training.common import pick_device
+from ..data import to_uint8
+from ..models import Captioner, Classifier, CodeDAE, Generator, ImageDAE, load_model
+from ..models.device import pick_device
+from ..models.flow_prior import CodeFlow
+from ..models.fuse import fold_batchnorm
+from ..sampling import ClassCondition, DAEPrior, FlowPrior, ImageDAEPrior, JointPrior, MALASampler, NoPrior, Prior, get_preset
+from ..sampling.conditions import ConditionLike
+from ..sampling.presets import DEFAULT_PRESET
+from .outputs import MAX_NUM, Samples, class_labels
 
-WEIGHTS = Path(__file__).parent / "weights"
-MODELS = {"fashion-mnist": FASHION_MNIST_CLASSES, "mnist-cinn": DIGIT_CLASSES, "fashion-mnist-cinn": FASHION_MNIST_CLASSES}
-CINN_FOLDERS = {"mnist-cinn": "mnist", "fashion-mnist-cinn": "fashion-mnist"}  # cINNs: weights/<folder>/cinn.safetensors
-MAX_NUM = 4096  # chains in one call: beyond this, call again (memory grows linearly)
 INITS = ("gaussian", "uniform", "zeros")
-
-
-@dataclass
-class Samples:
-    """Samples and what the sampler measured.
-
-    Attributes:
-        array: uint8 (N, H, W, C).
-        labels: int64 (N,), the class asked for.
-        prob: float32 (N,), the condition network's probability of that class at the end.
-        h: (N, D) final codes.
-        prob_per_step: (steps, N) the same probability along the chain.
-        trajectory: (steps + 1, R, C, H, W) images of the first R chains in [-1, 1], or None.
-    """
-
-    array: np.ndarray
-    labels: np.ndarray
-    prob: np.ndarray
-    h: torch.Tensor
-    prob_per_step: torch.Tensor
-    trajectory: torch.Tensor | None = None
-
-    @property
-    def images(self) -> list[Image.Image]:
-        mode = "L" if self.array.shape[-1] == 1 else "RGB"
-        return [Image.fromarray(a.squeeze(-1) if mode == "L" else a, mode) for a in self.array]
-
-
-def model_names() -> list[str]:
-    return sorted(MODELS)
+PRIORS = ("none", "joint", "dae-h", "dae-x", "flow")
 
 
 class PPGNPipeline:
     """A shipped (or user-trained) PPGN: encoder/classifier E/C and generators G, in one folder."""
 
-    def __init__(self, folder: str | Path, classes: tuple[str, ...], device: str | torch.device | None = None):
+    kind = "ppgn"
+
+    def __init__(self, folder: str | Path, classes: tuple[str, ...], device: str | torch.device | None = None, dataset: str | None = None):
         self.folder = Path(folder)
-        self.classes = classes
+        self.classes = tuple(classes)
+        self.dataset = dataset  # what it was trained on (for real-image references)
         self.device = pick_device(str(device) if device is not None else None)
         self._generators: dict[str, Generator] = {}
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of its images, as in the ``.npz`` contract."""
+        config = self.classifier.config
+        return (config.image_size, config.image_size, config.image_channels)
 
     @cached_property
     def classifier(self) -> Classifier:
@@ -95,14 +69,19 @@ class PPGNPipeline:
             return ImageDAEPrior(G, self.image_dae)
         if kind == "flow":
             return FlowPrior(self.flow_prior)
-        return NoPrior()
+        if kind == "none":
+            return NoPrior()
+        raise ValueError(f"unknown prior {kind!r}; valid: {', '.join(PRIORS)}")
 
     @cached_property
-    def flow_prior(self):
+    def flow_prior(self) -> CodeFlow:
         """The normalising flow on h of preset ppgn-flow, frozen (an exact log p(h))."""
-        from .models.flow_prior import CodeFlow
-
         return load_model(self.folder / "flow-prior.safetensors", self.device, expect=CodeFlow).requires_grad_(False)
+
+    @cached_property
+    def captioner(self) -> Captioner:
+        """The captioner shipped beside the networks (``captioner.safetensors``), frozen."""
+        return load_model(self.folder / "captioner.safetensors", self.device, expect=Captioner).requires_grad_(False)
 
     @cached_property
     def image_dae(self) -> ImageDAE:
@@ -113,9 +92,6 @@ class PPGNPipeline:
     def code_dae(self) -> CodeDAE:
         """The separate DAE on h of PPGN-h, frozen."""
         return load_model(self.folder / "dae-h.safetensors", self.device, expect=CodeDAE).requires_grad_(False)
-
-    def card(self, name: str) -> dict:
-        return read_card(self.folder / f"{name}.safetensors")
 
     def initial_codes(self, num: int, init: str | torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Where chains start, (N, D), clipped to the encoder's range [0, code_max].
@@ -170,7 +146,7 @@ class PPGNPipeline:
         # 1. Check inputs.
         if not 0 < num <= MAX_NUM:
             raise ValueError(f"num must be in 1..{MAX_NUM}, got {num}")
-        labels = self._labels(class_, num)
+        labels = class_labels(class_, num, self.classes)
         spec = get_preset(preset).with_overrides(steps=steps, eps1=eps1, eps2=eps2, eps3=eps3)
         # 2. Wire the parts.
         G = self.generator(spec.generator)
@@ -200,38 +176,7 @@ class PPGNPipeline:
         )
 
     def inpaint(self, image: torch.Tensor, mask: torch.Tensor, class_=None, **kwargs):
-        """PPGN-context inpainting of ``image`` where ``mask`` is 0 (see ``ppgn.inpainting.inpaint``)."""
-        from .inpainting import inpaint
+        """PPGN-context inpainting of ``image`` where ``mask`` is 0 (see ``ppgn.pipelines.inpaint.inpaint``)."""
+        from .inpaint import inpaint
 
         return inpaint(self, image, mask, class_, **kwargs)
-
-    def _labels(self, class_, num: int) -> torch.Tensor:
-        if isinstance(class_, torch.Tensor) or isinstance(class_, (list, tuple)):
-            labels = torch.as_tensor(class_, dtype=torch.long)
-            if labels.shape != (num,):
-                raise ValueError(f"need one class per chain: {num} labels, got shape {tuple(labels.shape)}")
-            bad = labels[(labels < 0) | (labels >= len(self.classes))]
-            if len(bad):
-                raise ValueError(f"class index {bad[0].item()} out of range; valid: 0..{len(self.classes) - 1}")
-            return labels
-        return torch.full((num,), parse_class(class_, self.classes), dtype=torch.long)
-
-
-def load(model: str = "fashion-mnist", device: str | torch.device | None = None, folder: str | Path | None = None):
-    """Load a shipped model by name (or any folder of weights trained by ``ppgn train``).
-
-    Returns a ``PPGNPipeline``, or a ``CINNPipeline`` for "mnist-cinn", "fashion-mnist-cinn" and
-    folders holding a ``cinn.safetensors`` but no PPGN classifier.
-    """
-    from .pipeline_cinn import CINNPipeline
-
-    if folder is None and model in CINN_FOLDERS:
-        return CINNPipeline(WEIGHTS / CINN_FOLDERS[model], MODELS[model], device)
-    if folder is not None and (Path(folder) / "cinn.safetensors").is_file() and not (Path(folder) / "classifier.safetensors").is_file():
-        dataset = read_card(Path(folder) / "cinn.safetensors").get("training_config", {}).get("dataset")
-        return CINNPipeline(folder, FASHION_MNIST_CLASSES if dataset == "fashion-mnist" else DIGIT_CLASSES, device)
-    if folder is None:
-        if model not in MODELS:
-            raise ValueError(f"unknown model {model!r}; valid: {', '.join(model_names())}")
-        folder = WEIGHTS / model
-    return PPGNPipeline(folder, MODELS.get(model, FASHION_MNIST_CLASSES), device)

@@ -1,7 +1,7 @@
-"""Wiring plug & play conditions to a pipeline: composition, user networks, calibration.
+"""Wiring plug & play conditions to a pipeline: composition, captions, user networks, calibration.
 
     >>> import ppgn
-    >>> from ppgn.conditioning import compose
+    >>> from ppgn.pipelines.conditions import compose
     >>> pipe = ppgn.load("fashion-mnist")
     >>> condition, labels = compose(pipe, num=4, class_="bag", not_class="sneaker")
     >>> labels.tolist()
@@ -28,10 +28,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import parse_class
-from .sampling import ClassCondition, get_preset
-from .sampling.conditions import Condition, ConditionLike, SumCondition
-from .sampling.network import calibration_scale, check_logits, load_user_network  # noqa: F401 (re-exported)
+from ..data import parse_class
+from ..data.captions import parse_caption
+from ..models.user import check_logits, load_user_network
+from ..sampling import CaptionCondition, ClassCondition, get_preset
+from ..sampling.calibration import calibration_scale
+from ..sampling.conditions import Condition, ConditionLike, SumCondition
 
 
 @dataclass(frozen=True)
@@ -111,8 +113,6 @@ def compose(
         terms.append((-1.0, ClassCondition(pipe.classifier, parse_class(not_class, pipe.classes))))
     plugged: list[tuple[float, ConditionLike]] = []
     if caption is not None:
-        from .captioning import caption_condition
-
         condition, named = caption_condition(pipe, caption)
         plugged.append((caption_weight, condition))
         label = named if label is None else label
@@ -130,3 +130,19 @@ def compose(
     if label is None:
         raise ValueError("--not-class needs something to move towards: add --class, --caption or --condition-module")
     return SumCondition(terms), torch.full((num,), int(label), dtype=torch.long)
+
+
+def caption_condition(pipe, sentence: str) -> tuple[CaptionCondition, int]:
+    """The condition log p(sentence | x) and the class index the sentence names.
+
+    Raises:
+        ValueError: an empty caption, an unknown word (naming the nearest known words), or a
+            caption that names no class or several.
+    """
+    captioner = pipe.captioner
+    captioner.encode(sentence)  # word errors first: they name the nearest words
+    label, _, _ = parse_caption(sentence)
+    features = None
+    if captioner.config.input == "code":  # it reads h = E(x), as the paper's LRCN read CaffeNet features
+        features = lambda x: pipe.classifier.encode(x)[1]  # noqa: E731
+    return CaptionCondition(captioner, sentence, features), label

@@ -1,7 +1,7 @@
 """Multifaceted feature visualisation: images that drive one hidden unit, next to real ones that do.
 
     >>> import ppgn
-    >>> from ppgn.visualize import target_network, visualize
+    >>> from ppgn.pipelines.visualize import target_network, visualize
     >>> pipe = ppgn.load("fashion-mnist")
     >>> vis = visualize(pipe, target_network(pipe), "fc.2:7", num=2, steps=5)
     >>> vis.activations.shape
@@ -14,35 +14,16 @@ different facets of what the unit responds to (with the ``dgn-am`` preset: no pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import nn
 
-from .conditioning import Start, calibrate
-from .data import to_tensor
-from .models import Classifier, load_model
-from .sampling.neuron import NeuronCondition, capture, layer_units, parse_neuron, unit_activation
-from .sampling.network import load_user_network
-
-
-@dataclass
-class Visualization:
-    """What ``visualize`` returns.
-
-    Attributes:
-        layer, unit: the unit, as in "layer:unit".
-        images: uint8 (N, H, W, C), the generated images.
-        activations: float (N,), the unit's activation on each.
-        scale: the calibration factor applied to the activation's gradient.
-    """
-
-    layer: str
-    unit: int
-    images: np.ndarray
-    activations: np.ndarray
-    scale: float
+from ..data import to_tensor
+from ..models import Classifier, load_model
+from ..models.user import load_user_network
+from ..sampling.neuron import NeuronCondition, capture, layer_units, parse_neuron, unit_activation
+from .conditions import Start, calibrate
+from .outputs import Visualization
 
 
 def target_network(pipe, module: str | None = None, weights=None) -> nn.Module:

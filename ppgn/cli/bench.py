@@ -1,20 +1,22 @@
-"""``ppgn bench networks|neurons|inpaint|captions``: the measurements of docs/conditions.md.
-
-Registered by ``ppgn.cli_conditions.register``; each command parses, calls a function of
-``ppgn.evaluation``, prints a table and optionally writes JSON.
-"""
+"""``ppgn bench ...``: speed and quality (docs/results.md), and the measurements of
+docs/conditions.md (networks, neurons, inpaint, captions). Each command parses, calls a function
+of ``ppgn.evaluation``, prints a table and optionally writes JSON."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from .cli_conditions import _write_json
-from .cli_options import DataDir, Device, Model, Quiet, Seed, fail
+from ..io import write_json
+from .options import DataDir, Device, Model, Quiet, Seed, fail, load_pipeline
+
+bench_app = typer.Typer(no_args_is_help=True, help="Measure speed and quality.")
 
 
+@bench_app.command("networks")
 def bench_networks_cmd(
     model: str = Model,
     network: list[str] = typer.Option(
@@ -32,16 +34,15 @@ def bench_networks_cmd(
     quiet: bool = Quiet,
 ):
     """Sample every class through user networks, untuned, under each calibration mode; evaluator scores."""
-    from .cli import _load_pipeline
-    from .evaluation.bench_conditions import bench_user_networks
-    from .models import WeightsError
-    from .sampling import PRESETS
+    from ..evaluation.bench_conditions import bench_user_networks
+    from ..models import WeightsError
+    from ..sampling import PRESETS
 
     if preset not in PRESETS:
         fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
     if num <= 0:
         fail(f"--num must be > 0, got {num}")
-    pipe = _load_pipeline(model, device)
+    pipe = load_pipeline(model, device)
     nets = []
     for text in network:
         name, _, rest = text.partition("=")
@@ -59,9 +60,11 @@ def bench_networks_cmd(
     typer.echo(f"{'network':<32} {'calibration':>11} {'scale':>8} {'accuracy':>9} {'diversity':>9} {'fid':>7} {'s':>6}")
     for r in rows:
         typer.echo(f"{r['network']:<32} {r['calibration']:>11} {r['scale']:>8} {r['accuracy']:>9} {r['diversity']:>9} {r['fid']:>7} {r['seconds']:>6}")
-    _write_json(json_out, rows)
+    if json_out is not None:
+        write_json(json_out, rows)
 
 
+@bench_app.command("neurons")
 def bench_neurons_cmd(
     model: str = Model,
     neurons: str = typer.Option("features.6:3,features.6:20,fc.2:7,fc.2:41,fc.2:100,head.1:8", help="Comma-separated LAYER:UNIT list."),
@@ -75,18 +78,17 @@ def bench_neurons_cmd(
     quiet: bool = Quiet,
 ):
     """DGN-AM vs PPGN on the same hidden units: activation reached and diversity, against real images."""
-    from .cli import _load_pipeline
-    from .data import DataNotFoundError, load_fashion_mnist
-    from .evaluation.bench_neurons import bench_neurons
-    from .evaluation.evaluate import EvaluatorBundle
-    from .models import WeightsError
-    from .visualize import target_network
+    from ..data import DataNotFoundError, load_dataset
+    from ..evaluation.bench_neurons import bench_neurons
+    from ..evaluation.evaluate import EvaluatorBundle
+    from ..models import WeightsError
+    from ..pipelines.visualize import target_network
 
     if num < 2:
         fail(f"--num must be >= 2 (diversity needs pairs), got {num}")
-    pipe = _load_pipeline(model, device)
+    pipe = load_pipeline(model, device)
     try:
-        train = load_fashion_mnist("train", data_dir)
+        train = load_dataset(pipe.dataset, "train", data_dir)
         evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
         images = train.images if not real_subset else train.images[:real_subset]
         rows = bench_neurons(pipe, target_network(pipe), neurons.split(","), images, num=num, seed=seed,
@@ -101,9 +103,11 @@ def bench_neurons_cmd(
         mine = [r for r in rows if r["preset"] == preset]
         typer.echo(f"{'mean':<14} {preset:<14} {'':>10} {sum(r['activation_vs_real'] for r in mine) / len(mine):>9.3f} "
                    f"{sum(r['diversity_vs_real'] for r in mine) / len(mine):>14.3f}")
-    _write_json(json_out, rows)
+    if json_out is not None:
+        write_json(json_out, rows)
 
 
+@bench_app.command("inpaint")
 def bench_inpaint_cmd(
     model: str = Model,
     num: int = typer.Option(100, "--num", "-n", help="Held-out test images (one fill each)."),
@@ -117,11 +121,10 @@ def bench_inpaint_cmd(
     quiet: bool = Quiet,
 ):
     """Inpainting on test images with random holes: hole MSE and evaluator agreement vs baselines."""
-    from .cli import _load_pipeline
-    from .data import DataNotFoundError, load_fashion_mnist
-    from .evaluation.bench_inpaint import bench_inpaint
-    from .evaluation.evaluate import EvaluatorBundle
-    from .models import WeightsError
+    from ..data import DataNotFoundError, load_dataset
+    from ..evaluation.bench_inpaint import bench_inpaint
+    from ..evaluation.evaluate import EvaluatorBundle
+    from ..models import WeightsError
 
     if not 0 < hole <= 20:
         fail(f"--hole must be in 1..20, got {hole}")
@@ -133,9 +136,9 @@ def bench_inpaint_cmd(
         fail(f"--eps4 must be comma-separated numbers, got {eps4!r}")
     if any(e < 0 for e in weights):
         fail(f"--eps4 must be >= 0, got {eps4}")
-    pipe = _load_pipeline(model, device)
+    pipe = load_pipeline(model, device)
     try:
-        test, train = load_fashion_mnist("test", data_dir), load_fashion_mnist("train", data_dir)
+        test, train = load_dataset(pipe.dataset, "test", data_dir), load_dataset(pipe.dataset, "train", data_dir)
         evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
         rows = bench_inpaint(pipe, test, train, evaluator, num, hole, seed, weights, steps, progress=not quiet)
     except (ValueError, WeightsError, DataNotFoundError) as err:
@@ -144,9 +147,11 @@ def bench_inpaint_cmd(
     typer.echo(f"{'method':<46} {'hole MSE':>9} {'evaluator agrees':>17} {'s':>6}")
     for r in rows:
         typer.echo(f"{r['method']:<46} {r['hole_mse']:>9} {r['evaluator_agreement']:>17} {r['seconds']:>6}")
-    _write_json(json_out, rows)
+    if json_out is not None:
+        write_json(json_out, rows)
 
 
+@bench_app.command("captions")
 def bench_captions_cmd(
     model: str = Model,
     captions: Optional[str] = typer.Option(None, help="Semicolon-separated captions (default: eight covering both attributes)."),
@@ -159,18 +164,17 @@ def bench_captions_cmd(
     quiet: bool = Quiet,
 ):
     """Caption samples: evaluator agreement with the named class, attribute hit rates, vs real images."""
-    from .cli import _load_pipeline
-    from .data import DataNotFoundError, load_fashion_mnist
-    from .evaluation.bench_captions import CAPTIONS, bench_captions
-    from .evaluation.evaluate import EvaluatorBundle
-    from .models import WeightsError
+    from ..data import DataNotFoundError, load_dataset
+    from ..evaluation.bench_captions import CAPTIONS, bench_captions
+    from ..evaluation.evaluate import EvaluatorBundle
+    from ..models import WeightsError
 
     if num <= 0:
         fail(f"--num must be > 0, got {num}")
-    pipe = _load_pipeline(model, device)
+    pipe = load_pipeline(model, device)
     chosen = tuple(c.strip() for c in captions.split(";")) if captions else CAPTIONS
     try:
-        test = load_fashion_mnist("test", data_dir)
+        test = load_dataset(pipe.dataset, "test", data_dir)
         evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
         rows = bench_captions(pipe, test, evaluator, chosen, num, seed, steps=steps, progress=not quiet)
     except (ValueError, WeightsError, DataNotFoundError) as err:
@@ -182,11 +186,99 @@ def bench_captions_cmd(
         attrs = "; ".join(f"{w} {r['attributes'][w]:.2f} / {r['real_base_rate'][w]:.2f} / {r['class_only_rate'][w]:.2f}"
                           f" / {r['composed_attributes'][w]:.2f}" for w in r["attributes"])
         typer.echo(f"{r['caption']:<26} {r['agreement']:>18} {r['real_agreement']:>6} {r['composed_agreement']:>7}   {attrs}")
-    _write_json(json_out, rows)
+    if json_out is not None:
+        write_json(json_out, rows)
 
 
-def register(bench_app: typer.Typer) -> None:
-    bench_app.command("networks")(bench_networks_cmd)
-    bench_app.command("neurons")(bench_neurons_cmd)
-    bench_app.command("inpaint")(bench_inpaint_cmd)
-    bench_app.command("captions")(bench_captions_cmd)
+@bench_app.command("speed")
+def bench_speed_cmd(
+    model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
+    preset: str = typer.Option("joint-ppgn-h", help="Which sampler preset to time."),
+    batches: str = typer.Option("1,16,64,256", help="Comma-separated batch sizes (chains run together)."),
+    steps: int = typer.Option(10, help="Chain steps timed per batch size (after one warm-up step)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as a JSON list."),
+    profile: bool = typer.Option(False, "--profile", help="Also show where a step's time goes, by operator (at the largest batch up to 64)."),
+    device: Optional[str] = Device,
+):
+    """Chain steps per second, ms per 200-step sample, FLOPs and GFLOP/s against the matmul ceiling."""
+    from ..evaluation.speed import bench_speed, profile_by_operator
+    from ..sampling import PRESETS
+
+    if preset not in PRESETS:
+        fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+    try:
+        sizes = [int(b) for b in batches.split(",")]
+    except ValueError:
+        fail(f"--batches must be comma-separated integers, got {batches!r}")
+    if any(b <= 0 for b in sizes) or steps <= 0:
+        fail("--batches and --steps must be positive")
+    rows = bench_speed(load_pipeline(model, device), preset, sizes, steps)
+    header = f"{'batch':>5} {'steps/s':>9} {'ms/sample':>10} {'MFLOP/step':>11} {'GFLOP/s':>8} {'fp32 mm':>8} {'bf16 mm':>8} {'peak MB':>8}"
+    typer.echo(f"{preset} on {rows[0]['device']}, {rows[0]['threads']} threads; ms/sample = a 200-step chain")
+    typer.echo(header)
+    for r in rows:
+        typer.echo(
+            f"{r['batch']:>5} {r['steps_per_s']:>9} {r['ms_per_sample']:>10} {r['flops_per_step'] / r['batch'] / 1e6:>11.1f} "
+            f"{r['gflops_achieved']:>8} {r['matmul_fp32_gflops']:>8} {r['matmul_bf16_gflops']:>8} {r['peak_mem_mb']:>8}"
+        )
+    if profile:
+        batch = max([b for b in sizes if b <= 64] or [min(sizes)])
+        ops = profile_by_operator(load_pipeline(model, device), preset, batch)
+        typer.echo(f"\nwhere a step's time goes (batch {batch} as one group of chains, operator self time):")
+        for op in ops:
+            typer.echo(f"  {op['operator']:<44} {op['ms_per_step']:>8.2f} ms  {100 * op['share']:5.1f}%  {op['calls_per_step']:>5} calls")
+        next(r for r in rows if r["batch"] == batch)["profile"] = ops
+    if json_out is not None:
+        write_json(json_out, rows)
+
+
+@bench_app.command("quality")
+def bench_quality_cmd(
+    model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
+    rows: Optional[str] = typer.Option(None, help="Comma-separated rows: real, reconstruction, presets, other model names (default: real, reconstruction and the five presets)."),
+    seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds (default 0,1,2; quick 0,1)."),
+    per_class: Optional[int] = typer.Option(None, help="Samples per class per seed (default 32; quick 4)."),
+    quick: bool = typer.Option(False, "--quick", help="A small run (a couple of minutes) that exercises everything."),
+    out_dir: Path = typer.Option(Path("docs"), help="Where results.md, results.json and figures/ go."),
+    cache_dir: Optional[Path] = typer.Option(Path("runs/bench-quality"), help="Finished rows kept here: a rerun resumes, an added row costs only itself. 'none' to keep nothing."),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Real data, reconstructions and every preset side by side, several seeds, plus an ε1 × ε3 grid."""
+    import dataclasses
+
+    from ..data import DataNotFoundError
+    from ..evaluation.quality import FULL, QUICK, bench_quality
+    from ..evaluation.report import write_report
+    from ..models import WeightsError
+
+    config = QUICK if quick else FULL
+    try:
+        if rows is not None:
+            config = dataclasses.replace(config, rows=tuple(r.strip() for r in rows.split(",") if r.strip()))
+        if seeds is not None:
+            config = dataclasses.replace(config, seeds=tuple(int(s) for s in seeds.split(",")))
+    except ValueError:
+        fail(f"--seeds must be comma-separated integers, got {seeds!r}")
+    if per_class is not None:
+        if per_class < 2:
+            fail(f"--per-class must be >= 2 (diversity needs pairs), got {per_class}")
+        config = dataclasses.replace(config, per_class=per_class)
+    if not config.rows or not config.seeds:
+        fail("--rows and --seeds must not be empty")
+    started = time.perf_counter()
+    try:
+        cache = None if cache_dir is None or str(cache_dir) == "none" else cache_dir
+        result = bench_quality(load_pipeline(model, device), config, data_dir, progress=not quiet, cache_dir=cache)
+    except (ValueError, WeightsError, DataNotFoundError) as err:
+        fail(str(err))
+    given = {"--rows": rows, "--seeds": seeds, "--per-class": per_class, "--out-dir": out_dir}
+    command = "ppgn bench quality" + " --quick" * quick + "".join(f" {k} {v}" for k, v in given.items() if v is not None)
+    paths = write_report(result, out_dir, command)
+    for row in result.rows:
+        (acc, _), (fid, _), (div, _) = (row.summary(m) for m in ("accuracy", "fid", "diversity"))
+        typer.echo(f"{row.name:<24} accuracy {acc:.3f}  FID {fid:.3f}  diversity {div:.3f}")
+    typer.echo(f"{time.perf_counter() - started:.0f} s → " + ", ".join(str(p) for p in paths[:2]))
+
+

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import parse_class
-from .models import WeightsError, load_model, read_card
-from .models.cinn import CINN, flow_to_pixels, pixels_to_flow
-from .pipeline import MAX_NUM, Samples
-from .training.common import pick_device
+from ..data import ImageDataset, load_dataset, parse_class
+from ..models import load_model
+from ..models.cinn import CINN, evaluate_bits_per_dim, flow_to_pixels, pixels_to_flow
+from ..models.device import pick_device
+from .outputs import MAX_NUM, Samples, class_labels
 
 
 def to_uint8_pixels(y: torch.Tensor) -> np.ndarray:
@@ -31,42 +31,35 @@ def to_uint8_pixels(y: torch.Tensor) -> np.ndarray:
     return u.permute(0, 2, 3, 1).cpu().numpy()
 
 
+def light_on_dark(pixels: np.ndarray) -> np.ndarray:
+    """uint8 (H, W) as MNIST draws digits, light strokes on a dark page: inverted if its border is light."""
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    return 255 - pixels if border.mean() > 127 else pixels
+
+
 class CINNPipeline:
     """A shipped (or user-trained) class-conditional cINN: ``cinn.safetensors`` in a folder."""
 
     kind = "cinn"
 
-    def __init__(self, folder: str | Path, classes: tuple[str, ...], device: str | torch.device | None = None, name: str = "cinn"):
+    def __init__(self, folder: str | Path, classes: tuple[str, ...], device: str | torch.device | None = None,
+                 weights: str = "cinn", dataset: str | None = None):
         self.folder = Path(folder)
-        self.classes = classes
-        self.name = name
+        self.classes = tuple(classes)
+        self.weights = weights  # the stem of the weights file in ``folder``
+        self.dataset = dataset  # what it was trained on: the test set of ``bits_per_dim``
         self.device = pick_device(str(device) if device is not None else None)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of its images, as in the ``.npz`` contract."""
+        c, h, w = self.network.config.x_shape
+        return (h, w, c)
 
     @cached_property
     def network(self) -> CINN:
-        from . import pipeline  # the shipped weights' folder (the pipeline module imports this one)
-
-        path = self.folder / f"{self.name}.safetensors"
-        if not path.is_file() and self.folder.parent == pipeline.WEIGHTS:
-            dataset = self.folder.name
-            raise WeightsError(f"no shipped cINN for {dataset} ({path}); train one with 'ppgn train cinn --dataset {dataset}' "
-                               f"and pass --model runs/{dataset}/cinn")
-        return load_model(path, self.device, expect=CINN).requires_grad_(False)
-
-    def card(self) -> dict:
-        return read_card(self.folder / f"{self.name}.safetensors")
-
-    def labels(self, class_, num: int) -> torch.Tensor:
-        """One class index per sample, from a name, an index, or a list/tensor of N indices."""
-        if isinstance(class_, (list, tuple, torch.Tensor, np.ndarray)):
-            labels = torch.as_tensor(np.asarray(class_), dtype=torch.long)
-            if labels.shape != (num,):
-                raise ValueError(f"need one class per sample: {num} labels, got shape {tuple(labels.shape)}")
-            bad = labels[(labels < 0) | (labels >= len(self.classes))]
-            if len(bad):
-                raise ValueError(f"class index {bad[0].item()} out of range; valid: 0..{len(self.classes) - 1}")
-            return labels
-        return torch.full((num,), parse_class(class_, self.classes), dtype=torch.long)
+        """The flow f(x; c), frozen."""
+        return load_model(self.folder / f"{self.weights}.safetensors", self.device, expect=CINN).requires_grad_(False)
 
     @torch.no_grad()
     def class_posterior(self, x: torch.Tensor, chunk: int = 32) -> torch.Tensor:
@@ -91,7 +84,7 @@ class CINNPipeline:
             raise ValueError(f"num must be in 1..{MAX_NUM}, got {num}")
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
-        labels = self.labels(class_, num)
+        labels = class_labels(class_, num, self.classes)
         # 2. Draw z on the CPU (the same images on any device) and invert the flow.
         gen = torch.Generator().manual_seed(seed)
         z = torch.randn(num, self.network.config.dims, generator=gen) * temperature
@@ -125,6 +118,8 @@ class CINNPipeline:
         """
         src = parse_class(from_class, self.classes)
         net = self.network
+        if net.config.condition != "class":
+            raise ValueError(f"{self.folder}: style transfer needs a class-conditional cINN, not one conditioned on {net.config.condition!r}")
         u = torch.as_tensor(np.asarray(pixels, np.float32))[None, None].to(self.device)
         x, _ = pixels_to_flow(u, torch.full_like(u, 0.5), net.config.logit_alpha)  # cell centres
         z, _ = net(x, torch.tensor([src], device=self.device))
@@ -138,3 +133,12 @@ class CINNPipeline:
             h=z.cpu(),
             prob_per_step=torch.empty(0, k),
         )
+
+    def bits_per_dim(self, data: ImageDataset | None = None, data_dir: str | Path | None = None) -> float:
+        """Mean bits/dim of ``data`` (default: the test split of the training dataset), with uniform
+        dequantisation (one draw, seed 0): an upper bound on the discrete model's −log₂ P(x) / D."""
+        if data is None:
+            if self.dataset is None:
+                raise ValueError(f"{self.folder}: the model does not name its dataset; pass the images to score")
+            data = load_dataset(self.dataset, "test", data_dir)
+        return evaluate_bits_per_dim(self.network, data.images, data.labels)

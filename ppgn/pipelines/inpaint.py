@@ -6,7 +6,7 @@ agrees with the known pixels, and (optionally) is of a class.
 then the usual chain, and finally the real pixels are composited outside the hole.
 
     >>> import ppgn, torch
-    >>> from ppgn.inpainting import box_mask, inpaint
+    >>> from ppgn.pipelines.inpaint import box_mask, inpaint
     >>> pipe = ppgn.load("fashion-mnist")
     >>> image = torch.zeros(1, 1, 28, 28)
     >>> out = inpaint(pipe, image, box_mask(28, (8, 8, 10, 10)), num=2, steps=3)
@@ -16,33 +16,19 @@ then the usual chain, and finally the real pixels are composited outside the hol
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .data import parse_class, to_tensor
-from .data.datasets import to_uint8
-from .sampling import ClassCondition
-from .sampling.context import ContextCondition, composite
+from ..data import parse_class, to_tensor, to_uint8
+from ..io import read_image
+from ..models import Evaluator, load_model
+from ..sampling import ClassCondition
+from ..sampling.context import ContextCondition, composite
+from .outputs import Inpainted
 
 EPS4 = 0.03  # weight of the context term; chosen by `ppgn bench inpaint --eps4 ...` (docs/conditions.md)
-
-
-@dataclass
-class Inpainted:
-    """Attributes:
-    array: uint8 (N, H, W, C), the composites (real pixels outside the hole).
-    generated: uint8 (N, H, W, C), G(h) before compositing.
-    mask: float (1, 1, H, W), 1 where pixels were known.
-    labels: int64 (N,), the class asked for, or -1 when none was.
-    """
-
-    array: np.ndarray
-    generated: np.ndarray
-    mask: torch.Tensor
-    labels: np.ndarray
 
 
 def box_mask(size: int, box: tuple[int, int, int, int]) -> torch.Tensor:
@@ -68,25 +54,9 @@ def parse_box(text: str) -> tuple[int, int, int, int]:
     return tuple(int(p) for p in parts)  # type: ignore[return-value]
 
 
-def read_grey(path: str | Path, size: int, what: str = "image") -> np.ndarray:
-    """A grey (mode L) PNG of ``size``×``size`` → uint8 (H, W); one-line errors otherwise."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        image = Image.open(path)
-        image.load()
-    except (OSError, UnidentifiedImageError) as err:
-        raise ValueError(f"cannot read {what} {path}: {err}") from None
-    if image.mode not in ("L", "1"):
-        raise ValueError(f"{path}: {what} must be grey (mode L), got mode {image.mode}; valid: L")
-    if image.size != (size, size):
-        raise ValueError(f"{path}: {what} must be {size}×{size} pixels, got {image.size[0]}×{image.size[1]}")
-    return np.asarray(image.convert("L"))
-
-
 def read_mask(path: str | Path, size: int) -> torch.Tensor:
     """A mask image (white = the hole to fill) → (1, 1, H, W), 1 where known."""
-    hole = read_grey(path, size, "mask") > 127
+    hole = read_image(path, 1, size, what="mask")[..., 0] > 127
     if not hole.any():
         raise ValueError(f"{path}: the mask has no hole (no white pixels)")
     return torch.from_numpy(~hole).float()[None, None]
@@ -136,3 +106,17 @@ def inpaint(
                       init=h0, progress=progress)
     generated = to_tensor(out.array[..., 0]).to(pipe.device)
     return Inpainted(to_uint8(composite(generated, image, mask)), out.array, mask.cpu(), labels.numpy())
+
+
+@torch.no_grad()
+def filed(pipe, result: Inpainted) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and probabilities for the ``.npz`` contract: the class asked for, or, when none was,
+    the guess of the folder's independent evaluator (never used while sampling); ``prob`` is
+    E/C's probability of that label."""
+    x = to_tensor(result.array[..., 0]).to(pipe.device)
+    labels = result.labels
+    if (labels < 0).any():
+        evaluator = load_model(pipe.folder / "evaluator.safetensors", pipe.device, expect=Evaluator)
+        labels = evaluator(x).argmax(1).cpu().numpy()
+    prob = pipe.classifier(x).softmax(1).cpu().numpy()
+    return labels, prob[np.arange(len(labels)), labels]

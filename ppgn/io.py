@@ -1,20 +1,54 @@
-"""Writing results: image grids (PNG), chain animations (GIF), the ``.npz`` sample contract.
+"""Files in and out, in one place: atomic writes, JSON, the ``.npz`` sample contract, image grids
+(PNG), chain animations (GIF), and the one image reader.
 
 Every writer goes through a temporary file and a rename, so an interrupted run never leaves
-half a file behind.
+half a file behind. Nothing here knows about networks.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import os
+import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
-from PIL import Image
-
-from .models.io import atomic_write
+from PIL import Image, UnidentifiedImageError
 
 NPZ_KEYS = {"images": np.uint8, "labels": np.int64, "prob": np.float32}
+
+
+def atomic_write(path: str | Path, write: Callable[[str], Any]) -> None:
+    """Write through a temporary file in the same folder, so a crash never leaves half a file.
+
+    Args:
+        write: called with the temporary file's path; it writes the whole content there.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, value: Any) -> None:
+    """``value`` as indented JSON, atomically."""
+    text = json.dumps(value, indent=2) + "\n"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def make_grid(array: np.ndarray, ncol: int, scale: int = 2, pad: int = 2) -> Image.Image:
@@ -35,7 +69,7 @@ def save_image(image: Image.Image, path: str | Path) -> None:
     fmt = {".png": "PNG", ".gif": "GIF", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(path.suffix.lower(), "PNG")
     buffer = io.BytesIO()
     image.save(buffer, format=fmt)
-    atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+    write_bytes(path, buffer.getvalue())
 
 
 def save_gif(frames: list[Image.Image], path: str | Path, ms_per_frame: int = 60) -> None:
@@ -43,7 +77,7 @@ def save_gif(frames: list[Image.Image], path: str | Path, ms_per_frame: int = 60
     buffer = io.BytesIO()
     durations = [ms_per_frame] * (len(frames) - 1) + [ms_per_frame * 20]
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
-    atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+    write_bytes(path, buffer.getvalue())
 
 
 def save_npz(path: str | Path, images: np.ndarray, labels: np.ndarray, prob: np.ndarray, **extra) -> None:
@@ -51,7 +85,7 @@ def save_npz(path: str | Path, images: np.ndarray, labels: np.ndarray, prob: np.
     arrays = {"images": images.astype(np.uint8), "labels": labels.astype(np.int64), "prob": prob.astype(np.float32)}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays, **extra)
-    atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+    write_bytes(path, buffer.getvalue())
 
 
 def load_npz(path: str | Path, num_classes: int | None = None) -> dict[str, np.ndarray]:
@@ -79,3 +113,32 @@ def load_npz(path: str | Path, num_classes: int | None = None) -> dict[str, np.n
     if num_classes is not None and n and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"{path}: labels must lie in 0..{num_classes - 1}, found {labels.min()}..{labels.max()}")
     return data
+
+
+def read_image(path: str | Path, channels: int = 1, size: int | None = None, resize: bool = False, what: str = "image") -> np.ndarray:
+    """Read an image file as uint8 (H, W, C): the one reader behind every command that takes an image.
+
+    Transparent pixels become white, as on a page; colour is converted to grey (``channels=1``,
+    ITU-R 601 luma, as PIL's mode "L") or grey to RGB (``channels=3``).
+
+    Args:
+        size: the side the image must have; with ``resize`` it is resized (bilinear) to it instead.
+        what: how errors name the file ("image", "mask").
+
+    Raises:
+        ValueError: one line naming the file: unreadable, or of the wrong size.
+    """
+    try:
+        image = Image.open(path)
+        image.load()
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
+        raise ValueError(f"cannot read {what} {path}: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+    if image.mode in ("RGBA", "LA", "P", "PA"):
+        image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image.convert("RGBA"))
+    image = image.convert("L" if channels == 1 else "RGB")
+    if size is not None and image.size != (size, size):
+        if not resize:
+            raise ValueError(f"{path}: {what} must be {size}×{size} pixels, got {image.size[0]}×{image.size[1]}")
+        image = image.resize((size, size), Image.BILINEAR)
+    array = np.asarray(image)
+    return array[..., None] if array.ndim == 2 else array

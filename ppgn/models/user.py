@@ -1,15 +1,9 @@
-"""Any user network as a condition, and the gradient calibration that makes it work untuned.
+"""A user's own network, named as ``package.module:factory``: imported, built, loaded, checked.
 
-A user names a factory as ``package.module:factory`` (it returns an ``nn.Module``) and, if the
-module is not trained by its factory, a ``.safetensors`` file of its state dict. The network
-then plugs in as ``ClassCondition(net, target)`` (it returns logits) or a ``NeuronCondition``.
-
-Why calibrate (the official code's issue #11): with ε2 fixed, the chain's condition step is
-ε2·∇h log p(y | G(h)), and its size depends on the network: a network whose gradients are ten
-times smaller barely moves h, one ten times larger overshoots. ``calibration_scale`` measures
-the mean |∇h log p| of a new condition at the chains' starting codes and returns the factor
-that gives it the mean of a reference condition (the shipped classifier's, whose ε's were
-tuned), so a new network inherits the tuned ε's.
+The factory returns an ``nn.Module``; if the module is not trained by its factory, a
+``.safetensors`` file holds its state dict. The network then plugs into the sampler as a
+condition (``ppgn.sampling.ClassCondition(net, target)`` for logits, or a ``NeuronCondition``)
+and can be trained by ``ppgn train condition-net``.
 """
 
 from __future__ import annotations
@@ -20,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .conditions import ConditionLike
+from .io import WeightsError, load_state
 
 
 class UserNetworkError(ValueError):
@@ -55,8 +49,6 @@ def load_user_network(spec: str, weights: str | Path | None = None, device: str 
     """``load_factory(spec)`` with ``weights`` (a safetensors state dict) loaded, frozen, on ``device``."""
     net = load_factory(spec)
     if weights is not None:
-        from ..models.io import WeightsError, load_state
-
         try:
             state = load_state(weights)
         except WeightsError as err:
@@ -81,20 +73,3 @@ def check_logits(net: nn.Module, target: int, image_shape: tuple[int, ...], devi
     if not 0 <= target < out.shape[1]:
         raise UserNetworkError(f"--target {target} out of range; valid: 0..{out.shape[1] - 1}")
     return out.shape[1]
-
-
-def mean_abs_gradient(condition: ConditionLike, G: nn.Module, h: torch.Tensor) -> float:
-    """Mean over chains and units of |∇h log p(y | G(h))| at codes h (B, D)."""
-    with torch.enable_grad():
-        h = h.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(condition.log_prob(G(h)).sum(), h)
-    return grad.abs().mean().item()
-
-
-def calibration_scale(condition: ConditionLike, reference: ConditionLike, G: nn.Module, h: torch.Tensor) -> float:
-    """The factor s such that s·condition has the reference's mean |∇h| at codes h.
-
-    Returns 1.0 when the condition's gradient vanishes there (nothing to scale).
-    """
-    mine = mean_abs_gradient(condition, G, h)
-    return mean_abs_gradient(reference, G, h) / mine if mine > 0 else 1.0

@@ -1,0 +1,128 @@
+"""``ppgn visualize`` (what a hidden unit responds to) and ``ppgn inpaint`` (PPGN-context)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .options import DataDir, Device, Model, Quiet, Seed, fail, load_pipeline
+
+app = typer.Typer()
+
+
+@app.command("visualize")
+def visualize_cmd(
+    model: str = Model,
+    neuron: Optional[str] = typer.Option(None, help="The unit, LAYER:UNIT (see --list), e.g. fc.2:7."),
+    list_: bool = typer.Option(False, "--list", help="Print one line per layer: its name and unit count."),
+    module: Optional[str] = typer.Option(None, help="Visualise your network instead: package.module:factory."),
+    weights: Optional[Path] = typer.Option(None, help="A .safetensors state dict for --module."),
+    num: int = typer.Option(8, "--num", "-n", help="Generated images."),
+    seed: int = Seed,
+    preset: str = typer.Option("joint-ppgn-h", help="joint-ppgn-h (diverse facets), dgn-am (no prior, no noise), ..."),
+    steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
+    spatial: str = typer.Option("centre", help="Conv units: the centre position (the paper) or the mean over positions."),
+    real_subset: int = typer.Option(0, help="Look for the top-9 real images among this many training images (0 = all)."),
+    out: Optional[Path] = typer.Option(None, help="Write the figure (generated row, top-9 real row) as PNG."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help='Write {"layer", "unit", "activations", "top9_real"}.'),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Images that drive one hidden unit (multifaceted visualisation), beside the real images that do."""
+    from ..data import DataNotFoundError, load_dataset
+    from ..io import save_image, write_json
+    from ..models import WeightsError
+    from ..pipelines.visualize import figure, target_network, top_real, units_of, visualize
+    from ..sampling import PRESETS
+    from ..sampling.neuron import SPATIAL
+
+    if preset not in PRESETS:
+        fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+    if spatial not in SPATIAL:
+        fail(f"unknown --spatial {spatial!r}; valid: {', '.join(SPATIAL)}")
+    if not 0 < num <= 256:
+        fail(f"--num must be in 1..256, got {num}")
+    if steps is not None and steps <= 0:
+        fail(f"--steps must be > 0, got {steps}")
+    pipe = load_pipeline(model, device, kind="ppgn")
+    try:
+        net = target_network(pipe, module, weights)
+        if list_:
+            for layer, units in units_of(pipe, net).items():
+                typer.echo(f"{layer} {units}")
+            return
+        if neuron is None:
+            fail("give --neuron LAYER:UNIT (or --list to see the layers)")
+        if out is None and json_out is None:
+            fail("nothing to write: give --out FILE.png and/or --json FILE.json")
+        vis = visualize(pipe, net, neuron, num, seed, preset, spatial, steps, progress=not quiet)
+        train = load_dataset(pipe.dataset, "train", data_dir)
+    except (ValueError, WeightsError, DataNotFoundError) as err:
+        fail(str(err))
+    images = train.images if not real_subset else train.images[:real_subset]
+    idx, top_acts = top_real(net, vis.layer, vis.unit, images, 9, spatial)
+    if out is not None:
+        save_image(figure(vis.images, vis.activations, images[idx][..., None], top_acts), out)
+    if json_out is not None:
+        write_json(json_out, {"layer": vis.layer, "unit": vis.unit, "activations": [round(float(a), 4) for a in vis.activations],
+                              "top9_real": [round(float(a), 4) for a in top_acts]})
+    if not quiet:
+        typer.echo(f"{vis.layer}:{vis.unit} generated mean {vis.activations.mean():.3f} (max {vis.activations.max():.3f}); "
+                   f"top-9 real mean {top_acts.mean():.3f}" + "".join(f" → {p}" for p in (out, json_out) if p), err=True)
+
+
+@app.command("inpaint")
+def inpaint_cmd(
+    model: str = Model,
+    image: Path = typer.Option(..., help="A grey PNG of the model's size (28×28)."),
+    box: Optional[str] = typer.Option(None, help="The hole, x,y,w,h in pixels."),
+    mask: Optional[Path] = typer.Option(None, help="Or a mask PNG of the same size: white = the hole."),
+    class_: Optional[str] = typer.Option(None, "--class", "-c", help="Also ask for this class (name or index)."),
+    num: int = typer.Option(8, "--num", "-n", help="Fills to sample."),
+    seed: int = Seed,
+    preset: str = typer.Option("joint-ppgn-h", help="The sampler preset."),
+    eps4: float = typer.Option(0.03, help="Weight ε4 of the context term."),
+    steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
+    out: Path = typer.Option(..., help="FILE.png: a grid with the input; FILE.npz: the composites in the samples contract."),
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Fill a hole in an image with PPGN-context: plausible, agreeing with the known pixels."""
+    import numpy as np
+
+    from ..data import to_tensor
+    from ..io import make_grid, read_image, save_image, save_npz
+    from ..models import WeightsError
+    from ..pipelines.inpaint import box_mask, filed, inpaint, parse_box, read_mask
+    from ..sampling import PRESETS
+
+    if preset not in PRESETS:
+        fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+    if (box is None) == (mask is None):
+        fail("give exactly one of --box x,y,w,h and --mask FILE.png")
+    if not 0 < num <= 256:
+        fail(f"--num must be in 1..256, got {num}")
+    if eps4 < 0:
+        fail(f"--eps4 must be >= 0, got {eps4}")
+    if out.suffix.lower() not in (".png", ".npz"):
+        fail(f"--out must end in .png or .npz, got {out.name}")
+    pipe = load_pipeline(model, device, kind="ppgn")
+    size = pipe.image_shape[0]
+    try:
+        pixels = read_image(image, 1, size)[..., 0]
+        holes = box_mask(size, parse_box(box)) if box is not None else read_mask(mask, size)
+        result = inpaint(pipe, to_tensor(pixels[None]), holes, class_, num, seed, preset, eps4, steps, progress=not quiet)
+        labels, prob = filed(pipe, result)
+    except (ValueError, WeightsError) as err:
+        fail(str(err))
+    if out.suffix.lower() == ".npz":
+        save_npz(out, result.array, labels, prob)
+    else:
+        shown = (pixels * result.mask[0, 0].numpy() + 128 * (1 - result.mask[0, 0].numpy())).astype(np.uint8)
+        save_image(make_grid(np.concatenate([pixels[None, ..., None], shown[None, ..., None], result.array]), num + 2), out)
+    if not quiet:
+        names = ", ".join(sorted({pipe.classes[k] for k in labels.tolist()}))
+        typer.echo(f"{num} fills ({names}) → {out}", err=True)

@@ -1,0 +1,145 @@
+"""Models by name or folder: every model folder describes itself in ``manifest.json``.
+
+A manifest names the folder's dataset, its classes, its image shape (C, H, W), the data's
+fingerprint, the commands that made its files, and the models it holds, each with its kind
+("ppgn", "cinn" or "colorizer") and main weights file:
+
+    {"dataset": "fashion-mnist", "classes": ["T-shirt/top", ...], "image_shape": [1, 28, 28],
+     "models": {"fashion-mnist": {"kind": "ppgn", "weights": "classifier"}}, ...}
+
+The shipped names are the models of the manifests in ``ppgn/weights/*/``. A folder trained by
+``ppgn train ...`` without a manifest is described from its weights' cards (the kind from the
+files it holds, the classes from the dataset it was trained on); nothing falls back silently
+to Fashion-MNIST.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..data import DATASETS, dataset_classes
+from ..models import WeightsError, read_card
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+MANIFEST = "manifest.json"
+KINDS = ("ppgn", "cinn", "colorizer")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of a folder: what ``load`` needs to build its pipeline.
+
+    Attributes:
+        name: the model's name ("fashion-mnist", or the folder's path for a user folder).
+        kind: "ppgn", "cinn" or "colorizer".
+        folder: the folder holding its weights.
+        weights: the stem of its main weights file ("classifier" for a PPGN, "cinn", ...).
+        classes: class names, by index.
+        image_shape: (C, H, W).
+        dataset: the dataset it was trained on.
+        command: the command that made its main weights file, if the manifest records it.
+    """
+
+    name: str
+    kind: str
+    folder: Path
+    weights: str
+    classes: tuple[str, ...]
+    image_shape: tuple[int, ...]
+    dataset: str
+    command: str | None = None
+
+    @property
+    def path(self) -> Path:
+        """Its main weights file."""
+        return self.folder / f"{self.weights}.safetensors"
+
+
+def read_manifest(folder: str | Path) -> list[ModelEntry]:
+    """The models that ``folder/manifest.json`` lists.
+
+    Raises:
+        WeightsError: one line, for a manifest that is not JSON or lacks what it must say.
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+        models = manifest["models"]
+        entries = [
+            ModelEntry(
+                name=name, kind=spec["kind"], folder=folder, weights=spec.get("weights", spec["kind"]),
+                classes=tuple(manifest["classes"]), image_shape=tuple(manifest["image_shape"]), dataset=manifest["dataset"],
+                command=manifest.get("commands", {}).get(spec.get("weights", spec["kind"])),
+            )
+            for name, spec in models.items()
+        ]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        raise WeightsError(f"{path}: not a valid model manifest ({type(err).__name__}: {err}); it needs "
+                           "dataset, classes, image_shape and models: {NAME: {kind, weights}}") from None
+    for entry in entries:
+        if entry.kind not in KINDS:
+            raise WeightsError(f"{path}: model {entry.name!r} has unknown kind {entry.kind!r}; valid: {', '.join(KINDS)}")
+    return entries
+
+
+def describe_folder(folder: str | Path) -> ModelEntry:
+    """A folder's model: from its manifest (the first model listed), else from the cards of the
+    weights it holds.
+
+    Raises:
+        WeightsError: no such folder, no model in it, or a dataset whose classes are unknown.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise WeightsError(f"no such model folder: {folder}")
+    if (folder / MANIFEST).is_file():
+        entries = read_manifest(folder)
+        if not entries:
+            raise WeightsError(f"{folder / MANIFEST} lists no models")
+        return entries[0]  # a folder's main model comes first
+    for kind, stem in (("ppgn", "classifier"), ("cinn", "cinn")):
+        if (folder / f"{stem}.safetensors").is_file():
+            break
+    else:
+        raise WeightsError(f"{folder}: no {MANIFEST}, classifier.safetensors or cinn.safetensors; "
+                           "train one with 'ppgn train classifier|cinn --out FOLDER'")
+    card = read_card(folder / f"{stem}.safetensors")
+    dataset = card.get("training_config", {}).get("dataset")
+    if dataset not in DATASETS:
+        raise WeightsError(f"{folder}: no {MANIFEST}, and the card of {stem}.safetensors names dataset {dataset!r}; "
+                           f"write a {MANIFEST} with the classes (known datasets: {', '.join(DATASETS)})")
+    config = card.get("config", {})
+    shape = tuple(config.get("x_shape") or (config.get("image_channels", 1), config.get("image_size", 28), config.get("image_size", 28)))
+    return ModelEntry(str(folder), kind, folder, stem, dataset_classes(dataset), shape, dataset)
+
+
+def shipped_models() -> dict[str, ModelEntry]:
+    """Every shipped model, by name, from the manifests in ``ppgn/weights/``."""
+    return {e.name: e for manifest in sorted(WEIGHTS.glob(f"*/{MANIFEST}")) for e in read_manifest(manifest.parent)}
+
+
+def model_names(kind: str | None = None) -> list[str]:
+    """The shipped models' names (of one kind, if given)."""
+    return sorted(name for name, e in shipped_models().items() if kind is None or e.kind == kind)
+
+
+def resolve(model: str | Path) -> ModelEntry:
+    """A shipped model's name or a model folder → its entry.
+
+    Raises:
+        WeightsError: one line naming the shipped models.
+    """
+    shipped = shipped_models()
+    if str(model) in shipped:
+        entry = shipped[str(model)]
+    elif Path(model).is_dir():
+        entry = describe_folder(model)
+    else:
+        raise WeightsError(f"unknown model {str(model)!r}; valid: {', '.join(sorted(shipped))}, or a folder of trained weights")
+    if not entry.path.is_file():
+        made_by = f"; it is made by '{entry.command}'" if entry.command else ""
+        raise WeightsError(f"model {entry.name!r}: weights not found: {entry.path}{made_by}")
+    return entry

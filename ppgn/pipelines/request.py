@@ -1,0 +1,166 @@
+"""One sampling request, whatever the model and however many conditions: the call behind
+``ppgn sample`` (and any other front end), so that every entry point resolves names the same way.
+
+    >>> import ppgn
+    >>> from ppgn.pipelines.request import SampleRequest, run
+    >>> out = run(ppgn.load("fashion-mnist"), SampleRequest(class_="bag", not_class="sneaker", num=2, steps=5))
+    >>> out.labels.tolist()
+    [8, 8]
+
+A request names a class ("all": ``num`` of each), and for a PPGN any of: a class to move away
+from, a caption, a user's network; the chain's settings; where chains start. A cINN takes the
+class, the seed, its temperature and denoising only: a request that asks a cINN for a chain
+setting is refused with one line naming what a cINN takes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data import to_tensor
+from ..sampling import DEFAULT_PRESET, PRESETS
+from .conditions import Start, compose
+from .outputs import MAX_NUM, Samples
+
+# The request's fields a cINN has no use for, with the option that sets each on the command line.
+CHAIN_ONLY = {"steps": "--steps", "eps1": "--eps1", "eps2": "--eps2", "eps3": "--eps3", "init_image": "--init-image", "record": "--gif"}
+CINN_ONLY = {"temperature": "--temperature", "denoise": "--denoise/--no-denoise"}
+PLUGGED = ("not_class", "caption", "condition_module", "target")
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    """What to sample. ``None`` means the preset's (or the model's) default.
+
+    Attributes:
+        class_: a class name or index, or "all" (then ``num`` of every class).
+        num: samples (per class with "all").
+        preset: the PPGN variant (``ppgn.sampling.PRESETS``).
+        steps, eps1, eps2, eps3: override the preset's chain length and ε's.
+        form: the class gradient, "log-softmax" or "official".
+        init: where chains start: "gaussian", "uniform" or "zeros".
+        init_image: uint8 (H, W, C) of the model's size: every chain starts from h = E(image).
+        not_class, caption, caption_weight, condition_module, weights, target, calibrate: plugged
+            conditions (``ppgn.pipelines.conditions.compose``).
+        temperature, denoise: a cINN's latent temperature and Tweedie denoising.
+        record: keep the image trajectory of the first ``record`` chains (for an animation).
+    """
+
+    class_: str | int | None = None
+    num: int = 16
+    seed: int = 0
+    preset: str = DEFAULT_PRESET
+    steps: int | None = None
+    eps1: float | None = None
+    eps2: float | None = None
+    eps3: float | None = None
+    form: str = "log-softmax"
+    init: str = "gaussian"
+    init_image: np.ndarray | None = None
+    not_class: str | int | None = None
+    caption: str | None = None
+    caption_weight: float = 1.0
+    condition_module: str | None = None
+    weights: str | Path | None = None
+    target: int | None = None
+    calibrate: str = "up"
+    temperature: float | None = None
+    denoise: bool | None = None
+    record: int = 0
+
+    @property
+    def per_class(self) -> bool:
+        return isinstance(self.class_, str) and self.class_.strip().lower() == "all"
+
+    @property
+    def plugged(self) -> bool:
+        return any(getattr(self, name) is not None for name in PLUGGED)
+
+    def given(self, names) -> list[str]:
+        """Of ``names``, those this request sets (to anything but None or a number 0)."""
+        return [n for n in names if not _unset(getattr(self, n))]
+
+
+def _unset(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0)
+
+
+def check(pipe, request: SampleRequest) -> None:
+    """Refuse, in one line, a request the pipeline cannot serve.
+
+    Raises:
+        ValueError: naming the option and its valid values.
+    """
+    r = request
+    if r.class_ is None and not r.plugged:
+        raise ValueError("no condition given; use --class, --caption and/or --condition-module")
+    if r.per_class and r.plugged:
+        raise ValueError("--class all cannot be combined with other conditions; name one class")
+    limit = MAX_NUM // len(pipe.classes) if r.per_class else MAX_NUM
+    if not 0 < r.num <= limit:
+        raise ValueError(f"--num must be in 1..{limit}{' with --class all' if r.per_class else ''}, got {r.num}")
+    if r.preset not in PRESETS:
+        raise ValueError(f"unknown preset {r.preset!r}; valid: {', '.join(PRESETS)}")
+    if r.steps is not None and r.steps <= 0:
+        raise ValueError(f"--steps must be > 0, got {r.steps}")
+    for name in ("eps1", "eps2", "eps3"):
+        value = getattr(r, name)
+        if value is not None and not value >= 0:
+            raise ValueError(f"--{name} must be >= 0, got {value}")
+    if pipe.kind == "cinn":
+        if r.plugged:
+            raise ValueError("a cINN takes --class only, not --not-class, --caption or --condition-module")
+        chain = [CHAIN_ONLY[n] for n in r.given(CHAIN_ONLY)]
+        if chain:
+            raise ValueError(f"{', '.join(chain)} apply to PPGN chains, not to a cINN; valid for a cINN: "
+                             "--class, --num, --seed, --temperature, --denoise/--no-denoise")
+        if r.temperature is not None and not 0 < r.temperature <= 10:
+            raise ValueError(f"--temperature must be in (0, 10], got {r.temperature}")
+    elif pipe.kind == "ppgn":
+        cinn = [CINN_ONLY[n] for n in r.given(CINN_ONLY)]
+        if cinn:
+            raise ValueError(f"{cinn[0]} is for cINN models, not PPGN")
+    else:
+        raise ValueError(f"a {pipe.kind} model does not sample classes; valid kinds: ppgn, cinn")
+
+
+def run(pipe, request: SampleRequest, progress: bool = False) -> Samples:
+    """Check the request, then sample it with the pipeline (a PPGN's chain or a cINN's inverse pass)."""
+    check(pipe, request)
+    r = request
+    labels = [k for k in range(len(pipe.classes)) for _ in range(r.num)] if r.per_class else r.class_
+    num = len(labels) if r.per_class else r.num
+    if pipe.kind == "cinn":
+        temperature = 1.0 if r.temperature is None else r.temperature
+        return pipe.sample(labels, num=num, seed=r.seed, temperature=temperature, denoise=r.denoise is not False)
+    init = r.init
+    if r.init_image is not None:
+        init = pipe.encode(image_tensor(pipe, r.init_image))
+    condition = None
+    if r.plugged:
+        condition, labels = compose(
+            pipe, num, r.class_, r.not_class, r.caption, r.caption_weight, r.condition_module, r.weights, r.target,
+            start=Start(num, r.preset, r.seed, init), calibration=r.calibrate,
+        )
+    return pipe.sample(
+        labels, num=num, condition=condition, preset=r.preset, seed=r.seed, steps=r.steps, eps1=r.eps1, eps2=r.eps2,
+        eps3=r.eps3, form=r.form, init=init, record=r.record, progress=progress,
+    )
+
+
+def image_tensor(pipe, image: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, C) of the model's size and channels → (1, C, H, W) in [-1, 1].
+
+    Raises:
+        ValueError: an image of another size or channel count.
+    """
+    config = pipe.classifier.config
+    expected = (config.image_size, config.image_size, config.image_channels)
+    if image.shape != expected:
+        raise ValueError(f"--init-image must be {expected[0]}×{expected[1]} pixels with {expected[2]} channel(s), "
+                         f"got {image.shape[0]}×{image.shape[1]} with {image.shape[2]}")
+    return to_tensor(image[None, ..., 0]) if expected[2] == 1 else torch.from_numpy(image).float().div(127.5).sub(1).permute(2, 0, 1)[None]
