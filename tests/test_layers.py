@@ -1,0 +1,38 @@
+"""The layout is the architecture: the layer rules of pyproject.toml hold, and the light parts stay light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_import_contracts_hold():
+    """cli > evaluation > pipelines | training > sampling | models > data > io, no cycles, a sampler without data."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys, importlinter.cli as c; sys.exit(c.lint_imports(no_cache=True, no_logo=True))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "3 kept, 0 broken" in result.stdout
+
+
+def imported_by(statement: str) -> set[str]:
+    """The modules a fresh interpreter holds after ``statement``."""
+    code = f"import sys; {statement}; print('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    return set(out.stdout.split())
+
+
+def test_importing_the_sampler_loads_neither_freia_nor_a_dataset_module():
+    modules = imported_by("import ppgn.sampling")
+    assert "FrEIA" not in modules
+    assert not {m for m in modules if m.startswith(("ppgn.data", "ppgn.models", "ppgn.pipelines"))}
+
+
+def test_importing_the_package_and_its_command_line_loads_no_torch():
+    """`ppgn --help` and argument errors answer without loading torch or a network."""
+    assert "torch" not in imported_by("import ppgn")
+    assert "torch" not in imported_by("import ppgn.cli")
