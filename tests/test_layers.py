@@ -36,3 +36,10 @@ def test_importing_the_package_and_its_command_line_loads_no_torch():
     """`ppgn --help` and argument errors answer without loading torch or a network."""
     assert "torch" not in imported_by("import ppgn")
     assert "torch" not in imported_by("import ppgn.cli")
+
+
+def test_the_command_lines_copy_of_the_preset_names_is_the_samplers():
+    from ppgn.cli.options import PRESET_NAMES
+    from ppgn.sampling import PRESETS
+
+    assert PRESET_NAMES == tuple(PRESETS)

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from ..io import write_json
-from .options import DataDir, Device, Model, Quiet, Seed, fail, load_pipeline
+from .options import DataDir, Device, Model, Preset, Quiet, Seed, fail, load_pipeline
 
 bench_app = typer.Typer(no_args_is_help=True, help="Measure speed and quality.")
 
@@ -26,7 +26,7 @@ def bench_networks_cmd(
         help="NAME=package.module:factory@WEIGHTS (a file, or a stem in the model folder); repeat for several.",
     ),
     num: int = typer.Option(16, "--num", "-n", help="Chains per class."),
-    preset: str = typer.Option("joint-ppgn-h", help="The sampler preset (its ε's are used untouched)."),
+    preset: str = Preset,
     steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
     seed: int = Seed,
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as JSON."),
@@ -193,7 +193,7 @@ def bench_captions_cmd(
 @bench_app.command("speed")
 def bench_speed_cmd(
     model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
-    preset: str = typer.Option("joint-ppgn-h", help="Which sampler preset to time."),
+    preset: str = Preset,
     batches: str = typer.Option("1,16,64,256", help="Comma-separated batch sizes (chains run together)."),
     steps: int = typer.Option(10, help="Chain steps timed per batch size (after one warm-up step)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as a JSON list."),

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .options import DataDir, Device, Model, Quiet, Seed, fail, load_pipeline
+from .options import DataDir, Device, Model, Preset, Quiet, Seed, fail, load_pipeline
 
 app = typer.Typer()
 
@@ -21,7 +21,7 @@ def visualize_cmd(
     weights: Optional[Path] = typer.Option(None, help="A .safetensors state dict for --module."),
     num: int = typer.Option(8, "--num", "-n", help="Generated images."),
     seed: int = Seed,
-    preset: str = typer.Option("joint-ppgn-h", help="joint-ppgn-h (diverse facets), dgn-am (no prior, no noise), ..."),
+    preset: str = Preset,
     steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
     spatial: str = typer.Option("centre", help="Conv units: the centre position (the paper) or the mean over positions."),
     real_subset: int = typer.Option(0, help="Look for the top-9 real images among this many training images (0 = all)."),
@@ -83,7 +83,7 @@ def inpaint_cmd(
     class_: Optional[str] = typer.Option(None, "--class", "-c", help="Also ask for this class (name or index)."),
     num: int = typer.Option(8, "--num", "-n", help="Fills to sample."),
     seed: int = Seed,
-    preset: str = typer.Option("joint-ppgn-h", help="The sampler preset."),
+    preset: str = Preset,
     eps4: float = typer.Option(0.03, help="Weight ε4 of the context term."),
     steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
     out: Path = typer.Option(..., help="FILE.png: a grid with the input; FILE.npz: the composites in the samples contract."),

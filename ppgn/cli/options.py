@@ -14,6 +14,10 @@ Model = typer.Option("fashion-mnist", help="A shipped model name, or a folder of
 Seed = typer.Option(0, help="Same seed, same images.")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 Device = typer.Option(None, "--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present).")
+# The names of ppgn.sampling.PRESETS, written out so that `ppgn --help` need not import torch
+# (tests/test_cli.py checks they agree).
+PRESET_NAMES = ("dgn-am", "ppgn-x", "ppgn-h", "joint-ppgn-h", "noiseless-joint-ppgn-h", "ppgn-flow")
+Preset = typer.Option("joint-ppgn-h", help=f"The sampler preset: {', '.join(PRESET_NAMES)}.")
 DataDir = typer.Option(None, "--data-dir", help="Folder with the dataset (else $PPGN_DATA, else Debian's).")
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .options import DataDir, Device, Quiet, fail, load_pipeline
+from .options import DataDir, Device, Preset, Quiet, fail, load_pipeline
 
 app = typer.Typer()
 
@@ -19,7 +19,7 @@ def sample_cmd(
     class_: Optional[str] = typer.Option(None, "--class", "-c", help="Class name or index, or 'all' (then --num per class)."),
     num: int = typer.Option(16, "--num", "-n", help="Samples (per class with --class all)."),
     seed: int = typer.Option(0, help="Same seed, same images."),
-    preset: str = typer.Option("joint-ppgn-h", help="dgn-am, ppgn-x, ppgn-h, joint-ppgn-h, noiseless-joint-ppgn-h or ppgn-flow."),
+    preset: str = Preset,
     steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
     eps1: Optional[float] = typer.Option(None, help="Prior weight ε1 (default: the preset's)."),
     eps2: Optional[float] = typer.Option(None, help="Condition weight ε2 (default: the preset's)."),

@@ -58,7 +58,3 @@ class CodeFlow(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.log_prob(h)
-
-    def sample(self, num: int, generator: torch.Generator, temperature: float = 1.0) -> torch.Tensor:
-        """Codes drawn from the flow, (num, D) (smoothed: may be slightly negative)."""
-        return self.inn.sample(None, num, temperature, generator) * self.std + self.mean
