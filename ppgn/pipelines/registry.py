@@ -67,11 +67,11 @@ def read_manifest(folder: str | Path) -> list[ModelEntry]:
     path = folder / MANIFEST
     try:
         manifest = json.loads(path.read_text())
-        models = manifest["models"]
+        models, classes, image_shape, dataset = (manifest[k] for k in ("models", "classes", "image_shape", "dataset"))
         entries = [
             ModelEntry(
                 name=name, kind=spec["kind"], folder=folder, weights=spec.get("weights", spec["kind"]),
-                classes=tuple(manifest["classes"]), image_shape=tuple(manifest["image_shape"]), dataset=manifest["dataset"],
+                classes=tuple(classes), image_shape=tuple(image_shape), dataset=dataset,
                 command=manifest.get("commands", {}).get(spec.get("weights", spec["kind"])),
             )
             for name, spec in models.items()
