@@ -41,9 +41,12 @@ def atomic_write(path: str | Path, write: Callable[[str], Any]) -> None:
         raise
 
 
-def write_json(path: str | Path, value: Any) -> None:
-    """``value`` as indented JSON, atomically."""
-    text = json.dumps(value, indent=2) + "\n"
+def write_json(path: str | Path, value: Any, default: Callable[[Any], Any] | None = None) -> None:
+    """``value`` as indented JSON, atomically (``default`` converts what JSON cannot hold)."""
+    write_text(path, json.dumps(value, indent=2, default=default) + "\n")
+
+
+def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 

@@ -6,7 +6,6 @@ verdicts on the paper's claims: each is a comparison of measured numbers, stated
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..io import atomic_write, make_grid
+from ..io import atomic_write, make_grid, write_json, write_text
 from .quality import METRICS, QualityResult
 
 HEADERS = {
@@ -222,8 +221,7 @@ def write_report(result: QualityResult, folder: str | Path, command: str) -> lis
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = figures(result, folder / "figures")
-    text = json.dumps(result.as_json(), indent=2, default=float) + "\n"
-    atomic_write(folder / "results.json", lambda tmp: Path(tmp).write_text(text))
+    write_json(folder / "results.json", result.as_json(), default=float)
     md = markdown(result, command)
-    atomic_write(folder / "results.md", lambda tmp: Path(tmp).write_text(md))
+    write_text(folder / "results.md", md)
     return [folder / "results.md", folder / "results.json", *paths]

@@ -16,7 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from ..io import atomic_write
+from ..io import atomic_write, write_json
 from .cinn import CINN, CINNConfig
 from .classifier import Classifier, ClassifierConfig
 from .dae import CodeDAE, CodeDAEConfig, ImageDAE, ImageDAEConfig
@@ -75,8 +75,7 @@ def save_model(
     atomic_write(path, lambda tmp: save_file(state, tmp, metadata=metadata))
     if card is not None:
         card = {"class": type(model).__name__, "config": config, **card}
-        text = json.dumps(card, indent=2, sort_keys=False) + "\n"
-        atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
+        write_json(path.with_suffix(".json"), card)
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
