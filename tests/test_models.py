@@ -24,7 +24,10 @@ def test_shapes_and_code_is_non_negative(gen):
     x = G(torch.rand(5, 16, generator=gen))
     assert x.shape == (5, 1, 28, 28) and x.abs().max() <= 1
     h1, h = C.encode(x)
-    assert h1.shape == (5, 8, 7, 7) and h.shape == (5, 16) and (h >= 0).all()
+    assert h1.shape == (5, 8, 7, 7) and h.shape == (5, 16)
+    # h is the post-ReLU code (the paper's fc6) and the class logits are read from it alone.
+    assert torch.equal(h, C.fc(h1)) and torch.equal(h, h.clamp_min(0)) and (h == 0).any()
+    assert torch.allclose(C(x), C.head(h))
     assert C(x).shape == (5, 10) and Discriminator()(x).shape == (5,) and Evaluator()(x).shape == (5, 10)
 
 

@@ -124,8 +124,9 @@ def test_step_normalisation_sets_mean_abs_step_and_clipping_bounds_h():
     d_prior, d_cond = torch.randn(4, 16) * 100, torch.randn(4, 16) * 1e-3
     h_next = sampler.step(h, d_prior, d_cond, h_min=None)
     assert torch.allclose((h_next - h).abs().mean(1), torch.full((4,), 0.5))
+    assert (h_next < 0).any() and (h_next > 0.8).any()  # so both bounds below have work to do
     clipped = sampler.step(h, d_prior, d_cond, h_min=0.0, h_max=torch.full((16,), 0.8))
-    assert clipped.min() >= 0 and clipped.max() <= 0.8
+    assert torch.equal(clipped, h_next.clamp(0.0, 0.8))
 
 
 def test_dgn_am_increases_class_probability_and_records_it():
@@ -168,7 +169,7 @@ def test_unknown_gradient_form_names_the_valid_ones():
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
-def test_every_preset_runs_with_finite_codes_in_range(name):
+def test_every_preset_runs_its_prior_and_returns_consistent_outputs(name):
     C, G = tiny_nets()
     preset = PRESETS[name].with_overrides(steps=20)
     priors = {
@@ -180,9 +181,15 @@ def test_every_preset_runs_with_finite_codes_in_range(name):
     }
     prior = priors[preset.prior]
     h0 = torch.rand(4, 16, generator=torch.Generator().manual_seed(3))
-    out = MALASampler(preset.sampler).sample(h0, G, prior, ClassCondition(C, 1), generator=torch.Generator().manual_seed(0))
-    assert out.images.shape == (4, 1, 28, 28) and torch.isfinite(out.h).all()
-    assert (out.h >= 0).all()
+    condition, h_max = ClassCondition(C, 1), torch.full((16,), 0.9)
+    run = lambda p: MALASampler(preset.sampler).sample(h0, G, p, condition, generator=torch.Generator().manual_seed(0), h_max=h_max)  # noqa: E731
+    out = run(prior)
+    assert out.images.shape == (4, 1, 28, 28) and out.prob.shape == (20, 4)
+    assert torch.equal(out.images, G(out.h))  # the images are G of the codes returned
+    assert torch.allclose(out.prob[0], condition.log_prob(G(h0)).exp())  # recorded before the first step
+    assert out.h.min() >= 0 and out.h.max() <= 0.9 and not torch.allclose(out.h, h0)
+    # The prior the preset names takes part exactly when its ε1 > 0.
+    assert torch.equal(run(NoPrior()).h, out.h) == (preset.sampler.eps1 == 0)
 
 
 def test_dae_prior_score_is_reconstruction_minus_code():

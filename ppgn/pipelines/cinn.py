@@ -2,9 +2,9 @@
 
     >>> import ppgn
     >>> pipe = ppgn.load("mnist-cinn")
-    >>> out = pipe.sample(7, num=4, seed=0, temperature=0.8)
+    >>> out = pipe.sample(7, num=2, seed=0, temperature=0.8)
     >>> out.array.shape
-    (4, 28, 28, 1)
+    (2, 28, 28, 1)
 
 Sampling is one inverse pass, x = f⁻¹(T·z; c) with z ~ N(0, I): no chain. ``prob`` is the
 network's own exact class posterior p(c | x) = p(x | c) / Σ_c' p(x | c') (uniform class prior).

@@ -7,8 +7,8 @@ colouring is the grey image with sampled chroma, so its lightness is kept by con
     >>> from ppgn.pipelines.colorize import colorize, load_colorizer
     >>> net = load_colorizer()
     >>> grey = np.full((16, 16), 128, np.uint8)
-    >>> colorize(net, grey, num=8, seed=0).shape
-    (8, 16, 16, 3)
+    >>> colorize(net, grey, num=2, seed=0).shape
+    (2, 16, 16, 3)
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
     >>> import ppgn
     >>> pipe = ppgn.load("fashion-mnist")
-    >>> out = pipe.sample("sneaker", num=4, seed=0, steps=20)
-    >>> out.images[0].size
-    (28, 28)
+    >>> out = pipe.sample("sneaker", num=2, seed=0, steps=5)
+    >>> out.images[0].size, out.labels.tolist()
+    ((28, 28), [7, 7])
 """
 
 from __future__ import annotations

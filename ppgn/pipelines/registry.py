@@ -100,19 +100,21 @@ def describe_folder(folder: str | Path) -> ModelEntry:
         if not entries:
             raise WeightsError(f"{folder / MANIFEST} lists no models")
         return entries[0]  # a folder's main model comes first
-    for kind, stem in (("ppgn", "classifier"), ("cinn", "cinn")):
+    for kind, stem in (("ppgn", "classifier"), ("cinn", "cinn"), ("colorizer", "colorizer")):
         if (folder / f"{stem}.safetensors").is_file():
             break
     else:
-        raise WeightsError(f"{folder}: no {MANIFEST}, classifier.safetensors or cinn.safetensors; "
-                           "train one with 'ppgn train classifier|cinn --out FOLDER'")
+        raise WeightsError(f"{folder}: no {MANIFEST}, classifier.safetensors, cinn.safetensors or colorizer.safetensors; "
+                           "train one with 'ppgn train classifier|cinn|colorizer --out FOLDER'")
     card = read_card(folder / f"{stem}.safetensors")
+    config = card.get("config", {})
+    shape = tuple(config.get("x_shape") or (config.get("image_channels", 1), config.get("image_size", 28), config.get("image_size", 28)))
+    if kind == "colorizer":  # colours grey images: no classes
+        return ModelEntry(str(folder), kind, folder, stem, (), (3, *shape[1:]), card.get("training_config", {}).get("source", ""))
     dataset = card.get("training_config", {}).get("dataset")
     if dataset not in DATASETS:
         raise WeightsError(f"{folder}: no {MANIFEST}, and the card of {stem}.safetensors names dataset {dataset!r}; "
                            f"write a {MANIFEST} with the classes (known datasets: {', '.join(DATASETS)})")
-    config = card.get("config", {})
-    shape = tuple(config.get("x_shape") or (config.get("image_channels", 1), config.get("image_size", 28), config.get("image_size", 28)))
     return ModelEntry(str(folder), kind, folder, stem, dataset_classes(dataset), shape, dataset)
 
 

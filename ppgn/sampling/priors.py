@@ -2,6 +2,11 @@
 
 With a denoising autoencoder R trained at noise level σ, ∇h log p(h) ≈ (R(h) − h)/σ²
 (Alain & Bengio, 2014); the 1/σ² is folded into ε1, so the DAE priors return R(h) − h.
+
+    >>> import torch
+    >>> from ppgn.sampling import GaussianPrior
+    >>> GaussianPrior(mean=1.0, var=2.0).score(torch.tensor([[3.0, 0.0]]))  # −(h − mean)/var
+    tensor([[-1.0000,  0.5000]])
 """
 
 from __future__ import annotations
