@@ -1,9 +1,14 @@
-"""Tiny real training runs on scikit-learn's digits: losses drop, checkpoints resume exactly."""
+"""Tiny real training runs on scikit-learn's digits: losses drop, checkpoints resume exactly,
+and the command line trains what the configs say."""
+
+import dataclasses
+import json
 
 import pytest
 import torch
+from typer.testing import CliRunner
 
-import ppgn.training.classifier as classifier_recipe
+import ppgn.training.loop as loop
 from ppgn.models import Classifier, Generator, load_model
 from ppgn.training.classifier import ClassifierTrainConfig, random_shift, train_classifier
 from ppgn.training.generator import GeneratorTrainConfig, train_generator
@@ -12,7 +17,7 @@ from ppgn.training.generator import GeneratorTrainConfig, train_generator
 @pytest.fixture(scope="module")
 def digits_classifier(tmp_path_factory):
     out = tmp_path_factory.mktemp("classifier")
-    model, card = train_classifier(ClassifierTrainConfig(dataset="digits", epochs=3, batch_size=64), out, quiet=True)
+    model, card = train_classifier(ClassifierTrainConfig(dataset="digits", epochs=2, batch_size=64), out, quiet=True)
     return out / "classifier.safetensors", card
 
 
@@ -28,7 +33,7 @@ def test_classifier_learns_digits(digits_classifier):
 
 def test_generator_loss_drops_and_reconstructions_keep_the_class(digits_classifier, tmp_path):
     path, _ = digits_classifier
-    config = GeneratorTrainConfig(dataset="digits", classifier=str(path), epochs=6, batch_size=64, train_subset=640)
+    config = GeneratorTrainConfig(dataset="digits", classifier=str(path), epochs=2, batch_size=32, train_subset=384)
     G, card = train_generator(config, tmp_path, quiet=True)
     metrics = card["metrics"]
     assert metrics["train_loss_end"] < metrics["train_loss_start"]
@@ -41,7 +46,7 @@ def test_code_dae_removes_part_of_the_noise(digits_classifier, tmp_path):
     from ppgn.training.dae import DAETrainConfig, train_dae
 
     path, _ = digits_classifier
-    config = DAETrainConfig(dataset="digits", classifier=str(path), epochs=15, batch_size=64)
+    config = DAETrainConfig(dataset="digits", classifier=str(path), epochs=10, batch_size=64)
     _, card = train_dae(config, tmp_path, quiet=True)
     assert card["metrics"]["test_denoised_mse"] < card["metrics"]["test_noisy_mse"]
     assert isinstance(load_model(tmp_path / "dae-h.safetensors"), CodeDAE)
@@ -51,7 +56,8 @@ def test_image_dae_removes_part_of_the_noise(tmp_path):
     from ppgn.models import ImageDAE
     from ppgn.training.dae import DAETrainConfig, train_dae
 
-    config = DAETrainConfig(dataset="digits", space="x", noise=0.25, epochs=4, batch_size=64)
+    config = DAETrainConfig(dataset="digits", space="x", epochs=2, batch_size=64)
+    assert config.noise == 0.25  # the image DAE's own default, as the shipped card records
     _, card = train_dae(config, tmp_path, quiet=True)
     assert card["metrics"]["test_denoised_mse"] < card["metrics"]["test_noisy_mse"]
     assert isinstance(load_model(tmp_path / "dae-x.safetensors"), ImageDAE)
@@ -61,28 +67,36 @@ class Interrupt(Exception):
     pass
 
 
+class CountedBatches:
+    """Stands in for the loop's ``resumed_batches``: counts the steps a run makes and dies, if told, after ``die_after``."""
+
+    real = staticmethod(loop.resumed_batches)
+
+    def __init__(self, die_after: int | None = None):
+        self.steps, self.die_after = 0, die_after
+
+    def __call__(self, *args):
+        for idx in self.real(*args):
+            if self.steps == self.die_after:
+                raise Interrupt  # killed after the step, before the next one
+            self.steps += 1
+            yield idx
+
+
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
-    config = ClassifierTrainConfig(dataset="digits", epochs=2, batch_size=128, seed=3)
+    config = ClassifierTrainConfig(dataset="digits", epochs=2, batch_size=64, train_subset=384, seed=3)  # 6 steps an epoch
     full, _ = train_classifier(config, tmp_path / "full", quiet=True, checkpoint_every=4)
 
-    real_tqdm = classifier_recipe.tqdm
-
-    class DyingBar(real_tqdm):
-        steps = 0
-
-        def update(self, n=1):
-            super().update(n)
-            DyingBar.steps += n
-            if DyingBar.steps == 14:  # after a checkpoint at step 12, two steps are lost
-                raise Interrupt
-
-    monkeypatch.setattr(classifier_recipe, "tqdm", DyingBar)
-    with pytest.raises(Interrupt):
+    monkeypatch.setattr(loop, "resumed_batches", CountedBatches(die_after=10))
+    with pytest.raises(Interrupt):  # after the checkpoint at step 8 (in the second epoch), two steps are lost
         train_classifier(config, tmp_path / "killed", quiet=True, checkpoint_every=4)
     assert not (tmp_path / "killed" / "classifier.safetensors").exists()
-    monkeypatch.setattr(classifier_recipe, "tqdm", real_tqdm)
-    resumed, _ = train_classifier(config, tmp_path / "killed", quiet=True, checkpoint_every=4)
-    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+    assert loop.Checkpoint(tmp_path / "killed").load()["step"] == 8
+
+    monkeypatch.setattr(loop, "resumed_batches", resumed := CountedBatches())
+    again, _ = train_classifier(config, tmp_path / "killed", quiet=True, checkpoint_every=4)
+    assert resumed.steps == 12 - 8  # the resumed run went on from its checkpoint, not from the start
+    for (name, a), b in zip(full.state_dict().items(), again.state_dict().values()):
         assert torch.equal(a, b), name
 
 
@@ -93,3 +107,55 @@ def test_random_shift_moves_content_and_keeps_shape(gen):
     assert shifted.shape == x.shape
     assert torch.equal((shifted == 1).sum((1, 2, 3)), torch.full((4,), 4))
     assert not torch.equal(shifted, x)
+
+
+def _defaults():
+    from ppgn.training import captioner, cinn, colorize, condition_net, dae, flow_prior, generator
+    from ppgn.training import classifier as cls
+
+    return [  # command and its options, the recipe it calls, the config that recipe should get
+        (["classifier"], cls, "train_classifier", cls.ClassifierTrainConfig()),
+        (["evaluator"], cls, "train_classifier", cls.ClassifierTrainConfig(model="evaluator")),
+        (["generator"], generator, "train_generator", generator.GeneratorTrainConfig()),
+        (["dae-h"], dae, "train_dae", dae.DAETrainConfig()),
+        (["dae-x"], dae, "train_dae", dae.DAETrainConfig(space="x")),
+        (["cinn"], cinn, "train_cinn", cinn.CINNTrainConfig()),
+        (["cinn", "--dequantisation", "gaussian"], cinn, "train_cinn", cinn.CINNTrainConfig(dequantisation="gaussian")),
+        (["flow-prior"], flow_prior, "train_flow_prior", flow_prior.FlowPriorTrainConfig()),
+        (["colorizer"], colorize, "train_colorizer", colorize.ColorizerTrainConfig()),
+        (["condition-net", "--module", condition_net.ConditionNetTrainConfig.module], condition_net, "train_condition_net",
+         condition_net.ConditionNetTrainConfig()),
+        (["captioner", "--classifier", "none"], captioner, "train_captioner", captioner.CaptionerTrainConfig()),
+    ]  # fmt: skip
+
+
+def test_every_train_command_trains_its_config_defaults(monkeypatch, tmp_path):
+    from ppgn.cli import app
+
+    for args, module, name, expected in _defaults():
+        seen = []
+
+        def recipe(config, *args, **kwargs):
+            seen.append(config)
+            return None, {"metrics": {"test_accuracy": 0.0}}
+
+        monkeypatch.setattr(module, name, recipe)
+        result = CliRunner().invoke(app, ["train", *args, "--out", str(tmp_path), "-q"])
+        assert result.exit_code == 0, (args, result.output)
+        assert seen == [expected], args
+
+
+def test_configs_resolve_their_defaults_as_the_shipped_cards_record():
+    from ppgn.pipelines.registry import WEIGHTS
+    from ppgn.training.cinn import CINNTrainConfig
+    from ppgn.training.dae import DAETrainConfig
+
+    for file, config in (("classifier", ClassifierTrainConfig()), ("dae-h", DAETrainConfig()), ("dae-x", DAETrainConfig(space="x"))):
+        recorded = json.loads((WEIGHTS / "fashion-mnist" / f"{file}.json").read_text())["training_config"]
+        assert {k: v for k, v in dataclasses.asdict(config).items() if k in recorded} == recorded, file  # made with no options
+    assert ClassifierTrainConfig(model="evaluator").seed == 1 and ClassifierTrainConfig().seed == 0
+    assert CINNTrainConfig().logit_alpha == 0.05 and CINNTrainConfig(dequantisation="gaussian").logit_alpha == 0.0
+    with pytest.raises(ValueError, match="logit_alpha = 0"):
+        CINNTrainConfig(dequantisation="gaussian", logit_alpha=0.05)
+    with pytest.raises(ValueError, match="valid: h, x"):
+        DAETrainConfig(space="z")

@@ -15,20 +15,19 @@ size word when one holds.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..data.captions import BRIGHTNESS, CLASS_WORDS, SIZE, attribute_words, encode, fit_thresholds, make_caption, vocabulary
 from ..models import Classifier, load_model, save_model
 from ..models.captioner import Captioner, CaptionerConfig
-from .common import Checkpoint, encode_all, loss_summary, make_card, pick_device, resumed_batches
+from .common import encode_all
+from .loop import Run, descend
 
 
 @dataclass(frozen=True)
@@ -82,16 +81,13 @@ def caption_metrics(model: Captioner, x: torch.Tensor, images: np.ndarray, label
 def train_captioner(config: CaptionerTrainConfig, out: str | Path, data_dir: str | None = None, device: str | None = None,
                     quiet: bool = False, checkpoint_every: int = 200) -> tuple[Captioner, dict]:
     """Train, checkpointing to ``out``; weights go to ``out/captioner.safetensors`` with a card."""
-    started = time.time()
-    dev = pick_device(device)
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
-    encoder = load_model(config.classifier, dev, expect=Classifier) if config.classifier else None  # fail fast
+    run = Run.start(config, out, device, quiet, checkpoint_every)
+    encoder = load_model(config.classifier, run.device, expect=Classifier) if config.classifier else None  # fail fast
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
     if len(train.classes) != len(CLASS_WORDS):
         raise ValueError(f"captions need the {len(CLASS_WORDS)} Fashion-MNIST classes; {config.dataset} has {len(train.classes)}")
     if config.train_subset:
-        train = train.subset(config.train_subset, gen)
+        train = train.subset(config.train_subset, run.gen)
     vocab = vocabulary()
     thresholds = fit_thresholds(train.images, train.labels, len(CLASS_WORDS))
     x_train, x_test = to_tensor(train.images), to_tensor(test.images)
@@ -100,35 +96,23 @@ def train_captioner(config: CaptionerTrainConfig, out: str | Path, data_dir: str
         model_config = CaptionerConfig(vocab=vocab, thresholds=thresholds, input="code", code_dim=x_train.shape[1])
     else:
         model_config = CaptionerConfig(vocab=vocab, thresholds=thresholds)
-    model = Captioner(model_config).to(dev)
+    model = Captioner(model_config).to(run.device)
     b_words, s_words = attribute_words(train.images, train.labels, thresholds)
-    steps_per_epoch = max(1, len(train) // config.batch_size)
-    total = config.epochs * steps_per_epoch
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total)
-    ckpt = Checkpoint(out)
-    parts = dict(model=model, opt=opt, sched=sched)
-    step, elapsed = ckpt.resume(config, gen, **parts)
-    history: list[float] = []
-    bar = tqdm(total=total, initial=step, disable=quiet, desc="train captioner", dynamic_ncols=True)
-    for idx in resumed_batches(len(train), min(config.batch_size, len(train)), config.seed, step, total):
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=run.total_steps(len(train)))
+
+    def step(idx: torch.Tensor) -> torch.Tensor:
         model.train()
-        choice = torch.randint(0, 1000, (len(idx),), generator=gen).tolist()
-        sents = sentence_batch([make_caption(int(train.labels[j]), b_words[j], s_words[j], c) for j, c in zip(idx.tolist(), choice)], vocab).to(dev)
-        logits = model(x_train[idx].to(dev), sents[:, :-1])
-        loss = F.cross_entropy(logits.transpose(1, 2), sents[:, 1:], ignore_index=0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        history.append(loss.item())
-        bar.update(1)
-        if step % checkpoint_every == 0 or step == total:
-            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-    bar.close()
+        choice = torch.randint(0, 1000, (len(idx),), generator=run.gen).tolist()  # a fresh caption for every image
+        captions = [make_caption(int(train.labels[j]), b_words[j], s_words[j], c) for j, c in zip(idx.tolist(), choice)]
+        sents = sentence_batch(captions, vocab).to(run.device)  # (B, T)
+        logits = model(x_train[idx].to(run.device), sents[:, :-1])
+        loss = F.cross_entropy(logits.transpose(1, 2), sents[:, 1:], ignore_index=0)  # per word
+        descend(loss, opt, sched)
+        return loss
+
+    run.fit(len(train), step, dict(model=model, opt=opt, sched=sched), "train captioner")
     model.eval()
-    metrics = {**caption_metrics(model.cpu(), x_test, test.images, test.labels), "train_size": len(train), **loss_summary(history)}
-    card = make_card(config, config.seed, train.sha256, elapsed + time.time() - started, metrics)
+    card = run.card(train.sha256, {**caption_metrics(model.cpu(), x_test, test.images, test.labels), "train_size": len(train)})
     save_model(model, Path(out) / "captioner.safetensors", card)
     return model, card

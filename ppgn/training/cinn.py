@@ -14,18 +14,16 @@ gaussian``). Adam with weight decay, a cosine learning-rate schedule and gradien
 
 from __future__ import annotations
 
-import time
 from math import log
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from ..data import load_dataset
 from ..models.cinn import CINN, CINNConfig, dequantise, evaluate_bits_per_dim, nll_bits, pixels_to_flow
 from ..models.io import save_model
-from .common import Checkpoint, loss_summary, make_card, pick_device, resumed_batches
+from .loop import Run, descend
 
 DEQUANTISATIONS = ("uniform", "gaussian")
 
@@ -42,16 +40,24 @@ class CINNTrainConfig:
     hidden: int = 96
     clamp: float = 1.0
     cond_features: int = 32
-    layout: str = "fc"  # "fc" or "multiscale" (see CINNConfig)
+    layout: str = "fc"  # "fc", "multiscale" or "pyramid" (see CINNConfig)
     conv_blocks: tuple[int, ...] = (4, 4)
-    conv_hidden: tuple[int, ...] = (64, 128)
-    logit_alpha: float = 0.05
+    conv_hidden: tuple[int, ...] = (32, 64)
+    logit_alpha: float | None = None  # None: 0.05 with uniform dequantisation, 0 with gaussian (which leaves [0, 1])
     dequantisation: str = "uniform"  # "uniform" in [0, 1) pixel units, or "gaussian" (then logit_alpha must be 0)
     noise: float = 0.08  # σ of Gaussian dequantisation, in units of normalised pixels y ∈ [0, 1]
     class_weight: float = 0.0  # β of the class term β·CE(p(c | x)) / (D·ln 2); 0 = maximum likelihood only
     class_batch: int = 32  # images per batch that pay the class term (it costs K passes each)
     train_subset: int = 0
     seed: int = 0
+
+    def __post_init__(self):
+        if self.dequantisation not in DEQUANTISATIONS:
+            raise ValueError(f"unknown dequantisation {self.dequantisation!r}; valid: {', '.join(DEQUANTISATIONS)}")
+        if self.logit_alpha is None:
+            object.__setattr__(self, "logit_alpha", 0.0 if self.dequantisation == "gaussian" else 0.05)
+        if self.dequantisation == "gaussian" and self.logit_alpha:
+            raise ValueError("gaussian dequantisation leaves [0, 1], so it needs logit_alpha = 0 (a flow on the pixels themselves)")
 
 
 def class_term(model: CINN, pixels: torch.Tensor, labels: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -81,17 +87,10 @@ def train_cinn(
     Returns:
         the model (eval mode) and its card; saved to ``out/cinn.safetensors`` with the card beside.
     """
-    if config.dequantisation not in DEQUANTISATIONS:
-        raise ValueError(f"unknown dequantisation {config.dequantisation!r}; valid: {', '.join(DEQUANTISATIONS)}")
-    if config.dequantisation == "gaussian" and config.logit_alpha:
-        raise ValueError("gaussian dequantisation leaves [0, 1], so it needs logit_alpha = 0 (a flow on the pixels themselves)")
-    started = time.time()
-    dev = pick_device(device)
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    run = Run.start(config, out, device, quiet, checkpoint_every)
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
     if config.train_subset:
-        train = train.subset(config.train_subset, gen)
+        train = train.subset(config.train_subset, run.gen)
     pixels = torch.from_numpy(train.images).float().unsqueeze(1)  # (N, 1, H, W), 0..255
     labels = torch.from_numpy(train.labels)
     model_config = CINNConfig(
@@ -101,47 +100,30 @@ def train_cinn(
         layout=config.layout, conv_blocks=config.conv_blocks, conv_hidden=config.conv_hidden,
         dequantisation_noise=config.noise if config.dequantisation == "gaussian" else 0.0,
     )  # fmt: skip
-    model = CINN(model_config).to(dev)
-    batch_size = min(config.batch_size, len(train))
-    steps_per_epoch = len(train) // batch_size
-    total = config.epochs * steps_per_epoch
+    model = CINN(model_config).to(run.device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=config.lr * 0.02)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=run.total_steps(len(train)), eta_min=config.lr * 0.02)
 
-    ckpt = Checkpoint(out)
-    parts = dict(model=model, opt=opt, sched=sched)
-    step, elapsed = ckpt.resume(config, gen, **parts)
-    history: list[float] = []
-    bar = tqdm(total=total, initial=step, disable=quiet, desc="train cinn", dynamic_ncols=True, mininterval=10)
-    for idx in resumed_batches(len(train), batch_size, config.seed, step, total):
+    def step(idx: torch.Tensor) -> torch.Tensor:
         model.train()
-        u = pixels[idx].to(dev)
-        noise = dequantise(u, config.dequantisation, config.noise, gen)
-        c = labels[idx].to(dev)
-        loss = nll_bits(model, u, c, noise).mean()
+        u = pixels[idx].to(run.device)
+        noise = dequantise(u, config.dequantisation, config.noise, run.gen)
+        c = labels[idx].to(run.device)
+        loss = nll_bits(model, u, c, noise).mean()  # bits per dimension
         if config.class_weight:
-            loss = loss + config.class_weight * class_term(model, u[: config.class_batch], c[: config.class_batch], noise[: config.class_batch])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-        opt.step()
-        sched.step()
-        step += 1
-        history.append(loss.item())
-        bar.update(1)
-        bar.set_postfix(bits_per_dim=f"{loss.item():.3f}", refresh=False)  # the bar redraws at its own interval
-        if step % checkpoint_every == 0 or step == total:
-            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-    bar.close()
+            k = config.class_batch
+            loss = loss + config.class_weight * class_term(model, u[:k], c[:k], noise[:k])
+        descend(loss, opt, sched, clip=config.grad_clip)
+        return loss
 
+    run.fit(len(train), step, dict(model=model, opt=opt, sched=sched), "train cinn")
     model.eval()
     metrics = {
         "test_bits_per_dim": round(evaluate_bits_per_dim(model, test.images, test.labels), 4),
         "train_size": len(train),
         "parameters": sum(p.numel() for p in trainable),
-        **loss_summary(history),
     }
-    card = make_card(config, config.seed, train.sha256, elapsed + time.time() - started, metrics)
+    card = run.card(train.sha256, metrics)
     save_model(model, Path(out) / "cinn.safetensors", card)
     return model, card

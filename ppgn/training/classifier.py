@@ -9,18 +9,19 @@ test accuracy for free, and smoother logits whose gradients the sampler follows.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, ClassifierConfig, Evaluator, EvaluatorConfig, save_model
 from ..models.evaluator import build_reference
-from .common import Checkpoint, encode_all, loss_summary, make_card, pick_device, resumed_batches
+from .common import encode_all
+from .loop import Run, descend
+
+SEEDS = {"classifier": 0, "evaluator": 1}  # the models, each with its default seed: E/C and the evaluator differ
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,13 @@ class ClassifierTrainConfig:
     label_smoothing: float = 0.05
     max_shift: int = 2
     train_subset: int = 0  # 0 = the whole training set
-    seed: int = 0
+    seed: int | None = None  # None: the model's own (SEEDS)
+
+    def __post_init__(self):
+        if self.model not in SEEDS:
+            raise ValueError(f"unknown model {self.model!r}; valid: {', '.join(SEEDS)}")
+        if self.seed is None:
+            object.__setattr__(self, "seed", SEEDS[self.model])
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
@@ -85,54 +92,33 @@ def train_classifier(
         the trained model (eval mode) and its card; the weights are saved to
         ``out/<model>.safetensors`` with the card beside them.
     """
-    started = time.time()
-    dev = pick_device(device)
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    run = Run.start(config, out, device, quiet, checkpoint_every)
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
     if config.train_subset:
-        train = train.subset(config.train_subset, gen)
+        train = train.subset(config.train_subset, run.gen)
     x_train, y_train = to_tensor(train.images), torch.from_numpy(train.labels)
     x_test, y_test = to_tensor(test.images), torch.from_numpy(test.labels)
     num_classes = len(train.classes)
     if config.model == "classifier":
         model = Classifier(ClassifierConfig(num_classes=num_classes, image_size=x_train.shape[-1]))
-    elif config.model == "evaluator":
-        model = Evaluator(EvaluatorConfig(num_classes=num_classes))
     else:
-        raise ValueError(f"unknown model {config.model!r}; valid: classifier, evaluator")
-    model.to(dev)
-    steps_per_epoch = len(train) // config.batch_size
-    total = config.epochs * steps_per_epoch
+        model = Evaluator(EvaluatorConfig(num_classes=num_classes))
+    model.to(run.device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=run.total_steps(len(train)))
 
-    ckpt = Checkpoint(out)
-    parts = dict(model=model, opt=opt, sched=sched)
-    step, elapsed = ckpt.resume(config, gen, **parts)
-    history: list[float] = []  # losses of this run (after a resume: since the resume)
-    bar = tqdm(total=total, initial=step, disable=quiet, desc=f"train {config.model}", dynamic_ncols=True)
-    for idx in resumed_batches(len(train), config.batch_size, config.seed, step, total):
+    def step(idx: torch.Tensor) -> torch.Tensor:
         model.train()
-        x = random_shift(x_train[idx], config.max_shift, gen).to(dev)
-        loss = F.cross_entropy(model(x), y_train[idx].to(dev), label_smoothing=config.label_smoothing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        history.append(loss.item())
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        if step % checkpoint_every == 0 or step == total:
-            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-    bar.close()
+        x = random_shift(x_train[idx], config.max_shift, run.gen).to(run.device)
+        loss = F.cross_entropy(model(x), y_train[idx].to(run.device), label_smoothing=config.label_smoothing)
+        descend(loss, opt, sched)
+        return loss
 
+    run.fit(len(train), step, dict(model=model, opt=opt, sched=sched), f"train {config.model}")
     model.eval()
     if isinstance(model, Classifier):
         set_code_statistics(model, x_train)
-    metrics = {"test_accuracy": round(accuracy(model, x_test, y_test), 4), "train_size": len(train), **loss_summary(history)}
-    card = make_card(config, config.seed, train.sha256, elapsed + time.time() - started, metrics)
+    card = run.card(train.sha256, {"test_accuracy": round(accuracy(model, x_test, y_test), 4), "train_size": len(train)})
     save_model(model, Path(out) / f"{config.model}.safetensors", card)
     if isinstance(model, Evaluator):  # real-image features, so evaluation needs no dataset later
         build_reference(model, test, Path(out) / "evaluator-reference.safetensors")

@@ -9,19 +9,17 @@ Random horizontal flips; Adam with weight decay, cosine schedule, gradient clipp
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..data.emoji import load_colour_images
 from ..models.cinn import CINN, CINNConfig
 from ..models.colour import TO_YCC, colorize, split_image, to_uint8_rgb
 from ..models.io import save_model
-from .common import Checkpoint, loss_summary, make_card, pick_device, resumed_batches
+from .loop import Run, descend
 
 
 @dataclass(frozen=True)
@@ -51,58 +49,37 @@ def train_colorizer(
     checkpoint_every: int = 200,
 ) -> tuple[CINN, dict]:
     """Train, checkpointing to ``out``; saves ``out/colorizer.safetensors`` with its card."""
-    started = time.time()
-    dev = pick_device(device)
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    run = Run.start(config, out, device, quiet, checkpoint_every)
     train = load_colour_images(config.source, "train", config.size, data_dir)
     test = load_colour_images(config.source, "test", config.size, data_dir)
     luma, chroma = split_image(train)
     luma = (luma * 255).round() / 255  # the condition as an 8-bit grey image gives it
     model = CINN(CINNConfig(x_shape=(2, config.size, config.size), condition="image", cond_features=config.cond_features,
                             blocks=config.blocks, hidden=config.hidden, clamp=config.clamp, seed=config.seed,
-                            logit_alpha=0.0, levels=config.levels)).to(dev)  # fmt: skip
-    batch_size = min(config.batch_size, len(train))
-    steps_per_epoch = len(train) // batch_size
-    total = config.epochs * steps_per_epoch
+                            logit_alpha=0.0, levels=config.levels)).to(run.device)  # fmt: skip
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=config.lr * 0.02)
-
-    ckpt = Checkpoint(out)
-    parts = dict(model=model, opt=opt, sched=sched)
-    step, elapsed = ckpt.resume(config, gen, **parts)
-    history: list[float] = []
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=run.total_steps(len(train)), eta_min=config.lr * 0.02)
     dims = 2 * config.size**2
-    bar = tqdm(total=total, initial=step, disable=quiet, desc="train colorizer", dynamic_ncols=True, mininterval=5)
-    for idx in resumed_batches(len(train), batch_size, config.seed, step, total):
+
+    def step(idx: torch.Tensor) -> torch.Tensor:
         model.train()
         c, x = luma[idx], chroma[idx]
-        flip = torch.rand(len(idx), generator=gen) < 0.5
-        c, x = torch.where(flip[:, None, None, None], c.flip(-1), c), torch.where(flip[:, None, None, None], x.flip(-1), x)
-        x = x + config.noise * torch.randn(x.shape, generator=gen)
-        loss = -model.log_prob(x.to(dev), c.to(dev)).mean() / dims  # nats per chroma value
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-        opt.step()
-        sched.step()
-        step += 1
-        history.append(loss.item())
-        bar.update(1)
-        bar.set_postfix(nats_per_dim=f"{loss.item():.3f}", refresh=False)
-        if step % checkpoint_every == 0 or step == total:
-            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-    bar.close()
+        flip = (torch.rand(len(idx), generator=run.gen) < 0.5)[:, None, None, None]
+        c, x = torch.where(flip, c.flip(-1), c), torch.where(flip, x.flip(-1), x)
+        x = x + config.noise * torch.randn(x.shape, generator=run.gen)
+        loss = -model.log_prob(x.to(run.device), c.to(run.device)).mean() / dims  # nats per chroma value
+        descend(loss, opt, sched, clip=config.grad_clip)
+        return loss
 
+    run.fit(len(train), step, dict(model=model, opt=opt, sched=sched), "train colorizer")
     model.eval()
     metrics = {
         "train_size": len(train),
         "parameters": sum(p.numel() for p in trainable),
         **colourisation_metrics(model, test, num=8, seed=0),
-        **loss_summary(history),
     }
-    card = make_card(config, config.seed, f"{config.source}:{len(train) + len(test)} images", elapsed + time.time() - started, metrics)
+    card = run.card(f"{config.source}:{len(train) + len(test)} images", metrics)
     save_model(model, Path(out) / "colorizer.safetensors", card)
     return model, card
 

@@ -10,20 +10,18 @@ module path in its metadata) and a JSON card beside it, so the network plugs int
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
-from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..io import atomic_write
 from ..models.user import load_factory
 from .classifier import accuracy, random_shift
-from .common import Checkpoint, loss_summary, make_card, pick_device, resumed_batches
+from .loop import Run, descend
 
 
 @dataclass(frozen=True)
@@ -59,41 +57,25 @@ def train_condition_net(
     checkpoint_every: int = 200,
 ) -> tuple[torch.nn.Module, dict]:
     """Train, checkpointing to ``out``; weights go to ``out/<factory>.safetensors``."""
-    started = time.time()
-    dev = pick_device(device)
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
-    net = load_factory(config.module).to(dev)
+    run = Run.start(config, out, device, quiet, checkpoint_every)
+    net = load_factory(config.module).to(run.device)
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
     if config.train_subset:
-        train = train.subset(config.train_subset, gen)
+        train = train.subset(config.train_subset, run.gen)
     x_train, y_train = to_tensor(train.images), torch.from_numpy(train.labels)
     x_test, y_test = to_tensor(test.images), torch.from_numpy(test.labels)
-    steps_per_epoch = max(1, len(train) // config.batch_size)
-    total = config.epochs * steps_per_epoch
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total)
-    ckpt = Checkpoint(out)
-    parts = dict(model=net, opt=opt, sched=sched)
-    step, elapsed = ckpt.resume(config, gen, **parts)
-    history: list[float] = []
-    bar = tqdm(total=total, initial=step, disable=quiet, desc="train condition-net", dynamic_ncols=True)
-    for idx in resumed_batches(len(train), min(config.batch_size, len(train)), config.seed, step, total):
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=run.total_steps(len(train)))
+
+    def step(idx: torch.Tensor) -> torch.Tensor:
         net.train()
-        x = random_shift(x_train[idx], config.max_shift, gen).to(dev)
-        loss = F.cross_entropy(net(x), y_train[idx].to(dev))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        history.append(loss.item())
-        bar.update(1)
-        if step % checkpoint_every == 0 or step == total:
-            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-    bar.close()
+        x = random_shift(x_train[idx], config.max_shift, run.gen).to(run.device)
+        loss = F.cross_entropy(net(x), y_train[idx].to(run.device))
+        descend(loss, opt, sched)
+        return loss
+
+    run.fit(len(train), step, dict(model=net, opt=opt, sched=sched), "train condition-net")
     net.eval()
-    metrics = {"test_accuracy": round(accuracy(net, x_test, y_test), 4), "train_size": len(train), **loss_summary(history)}
-    card = make_card(config, config.seed, train.sha256, elapsed + time.time() - started, metrics)
+    card = run.card(train.sha256, {"test_accuracy": round(accuracy(net, x_test, y_test), 4), "train_size": len(train)})
     save_user_weights(net, Path(out) / f"condition-{config.module.rpartition(':')[2]}.safetensors", config, card)
     return net, card

@@ -9,17 +9,16 @@ so the flow learns p_σ = p ∗ N(0, σ²s²), whose score is the PPGN-h prior t
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, load_model, save_model
 from ..models.flow_prior import CodeFlow, CodeFlowConfig
-from .common import Checkpoint, encode_all, loss_summary, make_card, pick_device, resumed_batches
+from .common import encode_all
+from .loop import Run, descend
 
 
 @dataclass(frozen=True)
@@ -57,10 +56,8 @@ def train_flow_prior(
     checkpoint_every: int = 200,
 ) -> tuple[CodeFlow, dict]:
     """Train, checkpointing to ``out``; saves ``out/flow-prior.safetensors`` with its card."""
-    started = time.time()
-    dev = pick_device(device)
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    run = Run.start(config, out, device, quiet, checkpoint_every)
+    dev = run.device
     encoder = load_model(config.classifier, dev, expect=Classifier)
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
     h_train = encode_all(encoder, to_tensor(train.images))  # (N, D) on the CPU
@@ -69,34 +66,17 @@ def train_flow_prior(
                                    clamp=config.clamp, noise=config.noise, seed=config.seed))  # fmt: skip
     flow.fit_statistics(h_train)
     flow.to(dev)
-    batch_size = min(config.batch_size, len(h_train))
-    steps_per_epoch = len(h_train) // batch_size
-    total = config.epochs * steps_per_epoch
     trainable = [p for p in flow.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=config.lr * 0.02)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=run.total_steps(len(h_train)), eta_min=config.lr * 0.02)
 
-    ckpt = Checkpoint(out)
-    parts = dict(flow=flow, opt=opt, sched=sched)
-    step, elapsed = ckpt.resume(config, gen, **parts)
-    history: list[float] = []
-    bar = tqdm(total=total, initial=step, disable=quiet, desc="train flow prior", dynamic_ncols=True, mininterval=5)
-    for idx in resumed_batches(len(h_train), batch_size, config.seed, step, total):
+    def step(idx: torch.Tensor) -> torch.Tensor:
         flow.train()
-        loss = -flow.log_prob(flow.smooth(h_train[idx].to(dev), gen)).mean() / h_train.shape[1]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-        opt.step()
-        sched.step()
-        step += 1
-        history.append(loss.item())
-        bar.update(1)
-        bar.set_postfix(nats_per_dim=f"{loss.item():.3f}", refresh=False)
-        if step % checkpoint_every == 0 or step == total:
-            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-    bar.close()
+        loss = -flow.log_prob(flow.smooth(h_train[idx].to(dev), run.gen)).mean() / h_train.shape[1]  # nats per dim
+        descend(loss, opt, sched, clip=config.grad_clip)
+        return loss
 
+    run.fit(len(h_train), step, dict(flow=flow, opt=opt, sched=sched), "train flow prior")
     flow.eval()
     # The Gaussian fitted to the same smoothed codes, the baseline a flow has to beat.
     smoothed = flow.smooth(h_test.to(dev), torch.Generator().manual_seed(0)).cpu().double()
@@ -106,9 +86,8 @@ def train_flow_prior(
         "test_nats_per_dim": round(nats_per_dim(flow, h_test), 4),
         "gaussian_test_nats_per_dim": round(-gauss.log_prob(smoothed).mean().item() / h_test.shape[1], 4),
         "parameters": sum(p.numel() for p in trainable),
-        **loss_summary(history),
     }
     assert math.isfinite(metrics["test_nats_per_dim"])
-    card = make_card(config, config.seed, train.sha256, elapsed + time.time() - started, metrics)
+    card = run.card(train.sha256, metrics)
     save_model(flow, Path(out) / "flow-prior.safetensors", card)
     return flow, card

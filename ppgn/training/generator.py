@@ -21,23 +21,22 @@ same object. Adam 2e-4, β1 = 0.5 as in DCGAN.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, load_model, save_model
-from .common import Checkpoint, encode_in_batches, loss_summary, make_card, pick_device, resumed_batches
+from .common import encode_in_batches
+from .loop import Run, descend
 
 
 @dataclass(frozen=True)
 class GeneratorTrainConfig:
     dataset: str = "fashion-mnist"
-    classifier: str = "runs/fashion-mnist/classifier/classifier.safetensors"  # the frozen E
+    classifier: str | None = None  # the frozen E; None: runs/<dataset>/classifier/classifier.safetensors
     noise: float = 0.5  # σ, in per-unit standard deviations of h; 0 = noiseless Joint PPGN-h
     lambda_img: float = 1.0
     lambda_h1: float = 1.0
@@ -48,6 +47,10 @@ class GeneratorTrainConfig:
     lr: float = 2e-4
     train_subset: int = 0
     seed: int = 0
+
+    def __post_init__(self):
+        if self.classifier is None:
+            object.__setattr__(self, "classifier", f"runs/{self.dataset}/classifier/classifier.safetensors")
 
 
 @torch.no_grad()
@@ -91,14 +94,12 @@ def train_generator(
     checkpoint_every: int = 200,
 ) -> tuple[Generator, dict]:
     """Train G and D against the frozen encoder; saves ``out/generator.safetensors`` with a card."""
-    started = time.time()
-    dev = pick_device(device)
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    run = Run.start(config, out, device, quiet, checkpoint_every)
+    dev = run.device
     encoder = load_model(config.classifier, dev, expect=Classifier).requires_grad_(False)
     train = load_dataset(config.dataset, "train", data_dir)
     if config.train_subset:
-        train = train.subset(config.train_subset, gen)
+        train = train.subset(config.train_subset, run.gen)
     x_train = to_tensor(train.images)
     stats = {k: v.to(dev) for k, v in code_statistics(encoder, x_train).items()}
     size, channels = x_train.shape[-1], x_train.shape[1]
@@ -107,38 +108,19 @@ def train_generator(
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
 
-    steps_per_epoch = len(train) // config.batch_size
-    total = config.epochs * steps_per_epoch
-    ckpt = Checkpoint(out)
-    parts = dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d)
-    step, elapsed = ckpt.resume(config, gen, **parts)
-    history: list[float] = []  # losses of this run (after a resume: since the resume)
-    bar = tqdm(total=total, initial=step, disable=quiet, desc="train generator", dynamic_ncols=True)
-    G.train()
-    D.train()
-    for idx in resumed_batches(len(train), config.batch_size, config.seed, step, total):
+    def step(idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        G.train()
+        D.train()
         x = x_train[idx].to(dev)
-        losses = generator_losses(x, encoder, G, D, config, stats, gen)
-        opt_g.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        opt_g.step()
-
+        losses = generator_losses(x, encoder, G, D, config, stats, run.gen)
+        descend(losses["total"], opt_g)
         d_loss = F.softplus(-D(x)).mean() + F.softplus(D(losses["x_fake"].detach())).mean()
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
+        descend(d_loss, opt_d)
+        return {"loss": losses["total"]} | {k: losses[k] for k in ("img", "h1", "h", "gan")} | {"d": d_loss}
 
-        step += 1
-        history.append(losses["total"].item())
-        bar.update(1)
-        if step % 20 == 0:
-            bar.set_postfix({k: f"{losses[k].item():.3f}" for k in ("img", "h1", "h", "gan")} | {"d": f"{d_loss.item():.3f}"}, refresh=False)
-        if step % checkpoint_every == 0 or step == total:
-            ckpt.save_training(config, step, elapsed + time.time() - started, gen, **parts)
-    bar.close()
+    run.fit(len(train), step, dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d), "train generator")
     G.eval()
-    metrics = reconstruction_metrics(encoder, G, load_dataset(config.dataset, "test", data_dir)) | loss_summary(history)
-    card = make_card(config, config.seed, train.sha256, elapsed + time.time() - started, metrics)
+    card = run.card(train.sha256, reconstruction_metrics(encoder, G, load_dataset(config.dataset, "test", data_dir)))
     save_model(G, Path(out) / "generator.safetensors", card)
     return G, card
 
