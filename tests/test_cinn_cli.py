@@ -57,13 +57,38 @@ def digit_png(tmp_path):
     return path
 
 
-def test_training_resumes_from_its_checkpoint(cinn_folder):
+def test_training_resumes_from_its_checkpoint(cinn_folder, tmp_path, monkeypatch):
+    import ppgn.training.loop as loop
     from ppgn.models.io import load_state
 
-    before = load_state(cinn_folder / "cinn.safetensors")
-    _, card = train_cinn(CINNTrainConfig(dataset="digits", epochs=1, batch_size=128, blocks=2, hidden=16), cinn_folder, quiet=True)
-    after = load_state(cinn_folder / "cinn.safetensors")
-    assert all(torch.equal(before[k], after[k]) for k in before)  # nothing left to train: the same weights
+    class Killed(Exception):
+        pass
+
+    real_batches, made = loop.resumed_batches, {"steps": 0}
+
+    def counted(die_after=None):  # the loop's batches, each step counted; killed after `die_after` steps
+        def batches(*args):
+            for idx in real_batches(*args):
+                if made["steps"] == die_after:
+                    raise Killed
+                made["steps"] += 1
+                yield idx
+
+        return batches
+
+    config = CINNTrainConfig(dataset="digits", epochs=1, batch_size=128, blocks=2, hidden=16)  # cinn_folder's: 11 steps
+    monkeypatch.setattr(loop, "resumed_batches", counted(die_after=7))
+    with pytest.raises(Killed):
+        train_cinn(config, tmp_path, quiet=True, checkpoint_every=3)
+    assert loop.Checkpoint(tmp_path).load()["step"] == 6  # step 7 was lost with the kill
+    unbroken = load_state(cinn_folder / "cinn.safetensors")
+    for left in (11 - 6, 0):  # the resumed run goes on from step 6; run again, it has nothing left to train
+        made["steps"] = 0
+        monkeypatch.setattr(loop, "resumed_batches", counted())
+        _, card = train_cinn(config, tmp_path, quiet=True, checkpoint_every=3)
+        assert made["steps"] == left
+        resumed = load_state(tmp_path / "cinn.safetensors")
+        assert all(torch.equal(unbroken[k], resumed[k]) for k in unbroken)  # the same weights as the unbroken run
     assert card["metrics"]["test_bits_per_dim"] > 0
 
 
@@ -109,7 +134,21 @@ def test_bits_per_dim_writes_json(cinn_folder, tmp_path):
     result = run("eval", "--model", cinn_folder, "--bits-per-dim", "--json", tmp_path / "b.json")
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "b.json").read_text())
-    assert 0 < report["bits_per_dim"] < 12 and report["dataset"] == "digits"
+    card = json.loads((cinn_folder / "cinn.json").read_text())
+    assert report["dataset"] == "digits" and report["split"] == "test"
+    assert report["bits_per_dim"] == pytest.approx(card["metrics"]["test_bits_per_dim"], abs=1e-3)  # the same test set and draw
+
+
+@pytest.mark.parametrize("model, data", [("mnist-cinn", "mnist_dir"), ("fashion-mnist-cinn", "fashion_mnist_dir")])
+def test_shipped_cinns_score_the_fixture_test_images_as_their_card_says(model, data, tmp_path, request):
+    """200 test images (tests/fixtures) give about the bits/dim measured on all 10,000 when the cINN was trained."""
+    from ppgn.pipelines.registry import WEIGHTS
+
+    result = run("eval", "--model", model, "--bits-per-dim", "--data-dir", request.getfixturevalue(data), "--json", tmp_path / "b.json")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "b.json").read_text())
+    card = json.loads((WEIGHTS / model.removesuffix("-cinn") / "cinn.json").read_text())["metrics"]["test_bits_per_dim"]
+    assert report["dataset"] == model.removesuffix("-cinn") and abs(report["bits_per_dim"] - card) < 0.15, (report, card)
 
 
 def test_transfer_writes_one_image_per_class(cinn_folder, digit_png, tmp_path):

@@ -102,16 +102,26 @@ def test_corrupt_or_missing_weights_give_a_clear_error(tmp_path, damage):
     assert not out.exists()
 
 
-def test_eval_scores_a_samples_file_and_writes_json(tmp_path):
-    npz, report = tmp_path / "s.npz", tmp_path / "r.json"
-    assert run("sample", "-c", "trouser", "-n", 4, "--steps", 30, "--out", npz, "-q").exit_code == 0
-    result = run("eval", npz, "--json", report)
-    assert result.exit_code == 0, result.output
+def test_eval_scores_a_samples_file_and_writes_json(tmp_path, fashion_mnist_dir):
     import json
 
+    # Real images in the samples contract score like the evaluator's own test accuracy (0.90) and
+    # diversity (1 = that of real test images); the same images filed under the wrong class score ~0.
+    npz, report = tmp_path / "real.npz", tmp_path / "r.json"
+    assert run("real", "--num", 4, "--data-dir", fashion_mnist_dir, "--out", npz).exit_code == 0
+    result = run("eval", npz, "--json", report)
+    assert result.exit_code == 0, result.output
     numbers = json.loads(report.read_text())
-    assert numbers["num_samples"] == 4 and 0 <= numbers["accuracy"] <= 1 and numbers["diversity"] > 0
-    assert set(numbers["per_class_accuracy"]) == {"1"}
+    assert numbers["num_samples"] == 40 and numbers["accuracy"] >= 0.75 and 0.6 <= numbers["diversity"] <= 1.5
+    assert set(numbers["per_class_accuracy"]) == {str(k) for k in range(10)}
+    assert numbers["accuracy"] == pytest.approx(np.mean(list(numbers["per_class_accuracy"].values())))
+    assert 0 < numbers["ms_ssim"] < 1 and numbers["fid"] > 0 and numbers["inception_score"] > 3  # confident, spread over classes
+    data = dict(np.load(npz))
+    data["labels"] = (data["labels"] + 1) % 10
+    np.savez(tmp_path / "mislabelled.npz", **data)
+    assert run("eval", tmp_path / "mislabelled.npz", "--json", report).exit_code == 0
+    wrong = json.loads(report.read_text())
+    assert wrong["accuracy"] <= 0.15 and wrong["fid"] == pytest.approx(numbers["fid"])  # FID ignores labels
 
 
 @pytest.mark.parametrize(
@@ -141,6 +151,9 @@ def test_bench_speed_writes_the_documented_json(tmp_path):
     assert [r["batch"] for r in rows] == [1, 3] and all(keys <= set(r) for r in rows)
     assert rows[1]["flops_per_step"] == 3 * rows[0]["flops_per_step"]  # chains are independent
     assert all(r["ms_per_sample"] > 0 and r["matmul_fp32_gflops"] > 0 for r in rows)
+    for r in rows:  # the columns are one measurement: steps/s (chains × steps), a 200-step sample, FLOP/s
+        assert r["ms_per_sample"] == pytest.approx(200 * 1000 / r["steps_per_s"], rel=0.05)
+        assert r["gflops_achieved"] == pytest.approx(r["flops_per_step"] / r["batch"] * r["steps_per_s"] / 1e9, rel=0.05, abs=0.02)
     profile = rows[1]["profile"]  # where the time goes, at the largest batch
     assert "profile" not in rows[0] and 0 < sum(op["share"] for op in profile) <= 1.0001
     assert any("conv" in op["operator"] for op in profile) and "where a step's time goes" in result.output

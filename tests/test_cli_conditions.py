@@ -4,11 +4,14 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from typer.testing import CliRunner
 
 from ppgn.cli import app
+from ppgn.data import load_fashion_mnist, to_tensor
 from ppgn.io import load_npz
+from ppgn.models import load_model
 from ppgn.pipelines.registry import WEIGHTS
 
 runner = CliRunner()
@@ -88,14 +91,22 @@ def test_visualize_list_prints_one_line_per_layer():
     assert lines["fc.2"] == "256" and lines["features.0"] == "32" and lines["head.1"] == "10"
 
 
-def test_visualize_writes_the_figure_and_the_json(tmp_path):
+def test_visualize_writes_the_figure_and_the_json(tmp_path, fashion_mnist_dir):
     png, report = tmp_path / "grid.png", tmp_path / "v.json"
     result = run("visualize", "--neuron", "fc.2:7", "-n", 3, "--steps", 3, "--seed", 0, "--real-subset", 300,
-                 "--out", png, "--json", report, "-q")
+                 "--data-dir", fashion_mnist_dir, "--out", png, "--json", report, "-q")
     assert result.exit_code == 0, result.output
     data = json.loads(report.read_text())
-    assert data["layer"] == "fc.2" and data["unit"] == 7 and len(data["activations"]) == 3 and len(data["top9_real"]) == 9
-    assert data["top9_real"] == sorted(data["top9_real"], reverse=True)
+    assert data["layer"] == "fc.2" and data["unit"] == 7 and len(data["activations"]) == 3
+    # The top-9 real activations are those of unit 7 of fc.2 over the first 300 training images, measured here apart.
+    net = load_model(WEIGHTS / "fashion-mnist" / "classifier.safetensors")
+    seen = []
+    handle = net.get_submodule("fc.2").register_forward_hook(lambda module, args, out: seen.append(out[:, 7]))
+    with torch.no_grad():
+        net(to_tensor(load_fashion_mnist("train", fashion_mnist_dir).images[:300]))
+    handle.remove()
+    expected = torch.topk(seen[0], 9).values.numpy()
+    np.testing.assert_allclose(data["top9_real"], expected, atol=1e-3)
     assert Image.open(png).size[0] > 9 * 28
 
 
@@ -197,16 +208,42 @@ def test_train_condition_net_and_captioner_recipes_write_weights_and_cards(tmp_p
     assert {"class_accuracy", "brightness_accuracy", "size_accuracy"} <= set(card["metrics"]) and card["seed"] == 0
 
 
-def test_benches_run_small(tmp_path):
-    for args in (
-        ["networks", "--network", "mlp=ppgn.examples.condition_nets:mlp@condition-mlp", "-n", 1, "--steps", 1],
-        ["neurons", "--neurons", "fc.2:7", "-n", 2, "--steps", 1, "--real-subset", 200],
-        ["inpaint", "-n", 3, "--steps", 1, "--eps4", "0.03,0.1"],
-        ["captions", "--captions", "a dark bag;a small coat", "-n", 2, "--steps", 1],
-    ):
+def test_benches_run_small(tmp_path, fashion_mnist_dir):
+    def bench(*args):
         report = tmp_path / f"{args[0]}.json"
         result = run("bench", *args, "--json", report, "-q")
         assert result.exit_code == 0, result.output
-        assert json.loads(report.read_text())
+        return json.loads(report.read_text())
+
+    rows = bench("networks", "--network", "mlp=ppgn.examples.condition_nets:mlp@condition-mlp", "-n", 1, "--steps", 1)
+    assert [(r["network"], r["calibration"]) for r in rows] == [("shipped classifier (reference)", "-"), ("mlp", "up"),
+                                                                ("mlp", "match"), ("mlp", "off")]
+    assert all(0 <= r["accuracy"] <= 1 and r["fid"] > 0 for r in rows) and rows[3]["scale"] == 1.0
+    for a in rows[1:]:  # the same network at the same scale draws the same chains
+        for b in rows[1:]:
+            if a["scale"] == b["scale"]:
+                assert (a["accuracy"], a["fid"]) == (b["accuracy"], b["fid"])
+
+    data = ["--data-dir", fashion_mnist_dir]
+    rows = bench("neurons", "--neurons", "fc.2:7", "-n", 2, "--steps", 1, "--real-subset", 200, *data)
+    assert [(r["neuron"], r["preset"]) for r in rows] == [("fc.2:7", "dgn-am"), ("fc.2:7", "joint-ppgn-h")]
+    for r in rows:  # one real top activation per unit, and each ratio is to it
+        assert r["real_top_activation"] == rows[0]["real_top_activation"] > 0
+        assert r["activation_vs_real"] == pytest.approx(r["activation"] / r["real_top_activation"], abs=1e-3)
+
+    rows = {r["method"]: r for r in bench("inpaint", "-n", 3, "--steps", 1, "--eps4", "0.03,0.1", *data)}
+    assert {"mean fill", "nearest training neighbour", "(unmasked test images)"} <= set(rows)
+    assert {m for m in rows if m.startswith("PPGN-context")} == {  # both context rows for each ε4 asked for
+        f"PPGN-context ε4={e}{w}" for e in ("0.03", "0.1") for w in (" (class = C's guess)", ", no class")}
+    assert rows["(unmasked test images)"]["hole_mse"] == 0 and rows["mean fill"]["hole_mse"] > 0.01
+    assert all(0 <= r["hole_mse"] <= 4 and 0 <= r["evaluator_agreement"] <= 1 for r in rows.values())
+
+    rows = bench("captions", "--captions", "a dark bag;a small coat", "-n", 2, "--steps", 1, *data)
+    assert [(r["caption"], r["class"]) for r in rows] == [("a dark bag", "Bag"), ("a small coat", "Coat")]
+    assert [set(r["attributes"]) for r in rows] == [{"dark"}, {"small"}]
+    for r in rows:  # the evaluator recognises real images of the captioned class (it gets 90 % of the test set)
+        assert r["real_agreement"] >= 0.75
+        rates = [*r["attributes"].values(), *r["real_base_rate"].values(), *r["composed_attributes"].values()]
+        assert all(0 <= v <= 1 for v in rates)
     one_line_error(run("bench", "inpaint", "--eps4", "a,b"), "comma-separated")
-    one_line_error(run("bench", "captions", "--captions", "a drak bag", "-n", 1), "nearest known words: dark")
+    one_line_error(run("bench", "captions", "--captions", "a drak bag", "-n", 1, *data), "nearest known words: dark")

@@ -193,3 +193,59 @@ def test_to_uint8_clamps_and_permutes():
     u = to_uint8(x)
     assert u.shape == (1, 1, 2, 3)
     np.testing.assert_array_equal(u[0, 0], [[0, 255, 0], [128, 255, 191]])
+
+
+@pytest.mark.parametrize("value, honoured", [("0", False), ("off", False), ("1", True), (None, True)])
+def test_system_locations_are_skipped_when_switched_off(tmp_path, monkeypatch, value, honoured):
+    """PPGN_SYSTEM_DATA=0 makes a machine with Debian's package behave as a fresh one (the tests run so)."""
+    _write_fashion(tmp_path / "debian")
+    monkeypatch.setattr(ds, "DEBIAN_FASHION_MNIST", tmp_path / "debian")
+    monkeypatch.delenv("PPGN_DATA", raising=False)
+    if value is None:
+        monkeypatch.delenv("PPGN_SYSTEM_DATA", raising=False)
+    else:
+        monkeypatch.setenv("PPGN_SYSTEM_DATA", value)
+    assert ds.system_data_enabled() is honoured
+    if honoured:
+        assert find_dataset_dir() == tmp_path / "debian"
+    else:
+        with pytest.raises(DataNotFoundError) as info:
+            find_dataset_dir()
+        msg = str(info.value)
+        assert f"PPGN_SYSTEM_DATA={value}" in msg and str(tmp_path / "debian") not in msg and "\n" not in msg
+    _write_fashion(tmp_path / "mine")
+    assert find_dataset_dir(tmp_path / "mine") == tmp_path / "mine"  # a folder named by the user always counts
+
+
+def test_the_emoji_font_and_default_cache_are_system_locations(tmp_path, monkeypatch):
+    import ppgn.data.emoji as emoji
+    import ppgn.data.mnist as mn
+
+    monkeypatch.setattr(mn, "DEFAULT_DATA_DIR", tmp_path / "cache")
+    (tmp_path / "cache" / "emoji").mkdir(parents=True)
+    np.savez(tmp_path / "cache" / "emoji" / "emoji-16.npz", images=np.zeros((20, 16, 16, 3), np.uint8))
+    monkeypatch.delenv("PPGN_DATA", raising=False)
+    monkeypatch.setenv("PPGN_SYSTEM_DATA", "0")
+    with pytest.raises(DataNotFoundError, match="PPGN_SYSTEM_DATA=0"):
+        emoji.load_colour_images("emoji", "train")  # neither the default cache nor the font is looked at
+    assert emoji.load_colour_images("emoji", "test", data_dir=tmp_path / "cache").shape == (2, 16, 16, 3)  # a named one is
+    monkeypatch.setenv("PPGN_SYSTEM_DATA", "1")
+    assert emoji.load_colour_images("emoji", "train").shape == (18, 16, 16, 3)
+
+
+def test_the_fashion_mnist_fixture_is_real_fashion_mnist(fashion_mnist_dir):
+    """tests/fixtures/fashion-mnist: 50 train and 20 test images per class, read in the orientation and with
+    the labels the shipped classifier was trained on, so it classifies them about as well as the full test set."""
+    import json
+
+    from ppgn.models import load_model
+    from ppgn.pipelines.registry import WEIGHTS
+
+    train, test = load_fashion_mnist("train", fashion_mnist_dir), load_fashion_mnist("test", fashion_mnist_dir)
+    assert np.bincount(train.labels).tolist() == [50] * 10 and np.bincount(test.labels).tolist() == [20] * 10
+    assert not {img.tobytes() for img in train.images} & {img.tobytes() for img in test.images}
+    net = load_model(WEIGHTS / "fashion-mnist" / "classifier.safetensors")
+    with torch.no_grad():
+        accuracy = (net(to_tensor(test.images)).argmax(1).numpy() == test.labels).mean()
+    card = json.loads((WEIGHTS / "fashion-mnist" / "classifier.json").read_text())["metrics"]["test_accuracy"]
+    assert abs(accuracy - card) <= 0.08, (accuracy, card)

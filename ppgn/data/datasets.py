@@ -1,7 +1,9 @@
 """Datasets as uint8 image arrays: Fashion-MNIST (IDX files) and scikit-learn's digits (for tests).
 
 Fashion-MNIST is looked for in ``--data-dir``, then ``$PPGN_DATA``, then where Debian's package
-``dataset-fashion-mnist`` installs it. Nothing is downloaded.
+``dataset-fashion-mnist`` installs it. Nothing is downloaded. ``PPGN_SYSTEM_DATA=0`` switches the
+system locations off (Debian's folders, the ``~/.cache/ppgn`` cache, the Noto emoji font), so that
+only ``--data-dir`` and ``$PPGN_DATA`` count: a machine then behaves as a fresh one (the tests set it).
 """
 
 from __future__ import annotations
@@ -30,8 +32,27 @@ _FASHION_FILES = {
 }
 
 
+SYSTEM_DATA_ENV = "PPGN_SYSTEM_DATA"
+
+
 class DataNotFoundError(FileNotFoundError):
     """A dataset is not on disk; the message says how to get it."""
+
+
+def system_data_enabled() -> bool:
+    """False when ``$PPGN_SYSTEM_DATA`` is 0, false, no or off: then no finder looks in system locations.
+
+    System locations are the ones nobody named: Debian's ``/usr/share/datasets/...``, the default
+    cache ``~/.cache/ppgn`` and the Noto colour-emoji font. Read on every call, not at import.
+    """
+    return os.environ.get(SYSTEM_DATA_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def skipped_note() -> str:
+    """The part of a one-line 'not found' message that says system locations were skipped (or nothing)."""
+    if system_data_enabled():
+        return ""
+    return f"; system locations skipped because {SYSTEM_DATA_ENV}={os.environ[SYSTEM_DATA_ENV]} (unset it to use them)"
 
 
 @dataclass
@@ -85,21 +106,23 @@ def find_dataset_dir(data_dir: str | Path | None = None) -> Path:
     """Locate Fashion-MNIST: ``data_dir`` if given (else ``$PPGN_DATA``), then Debian's location.
 
     A candidate directory counts if it holds the four IDX files directly or in a
-    ``fashion-mnist/`` subdirectory.
+    ``fashion-mnist/`` subdirectory. With ``PPGN_SYSTEM_DATA=0`` Debian's location is not
+    looked in (see ``system_data_enabled``).
     """
     candidates = []
     if data_dir is not None:
         candidates.append(Path(data_dir))
     elif os.environ.get("PPGN_DATA"):
         candidates.append(Path(os.environ["PPGN_DATA"]))
-    candidates.append(DEBIAN_FASHION_MNIST)
+    if system_data_enabled():
+        candidates.append(DEBIAN_FASHION_MNIST)
     for base in candidates:
         for d in (base, base / "fashion-mnist"):
             if all(_idx_path(d, stem) for pair in _FASHION_FILES.values() for stem in pair):
                 return d
-    looked = ", ".join(str(c) for c in candidates)
+    looked = ", ".join(str(c) for c in candidates) or "nowhere: no --data-dir or $PPGN_DATA given"
     raise DataNotFoundError(
-        f"Fashion-MNIST not found (looked in {looked}); install it with "
+        f"Fashion-MNIST not found (looked in {looked}{skipped_note()}); install it with "
         "'sudo apt-get install dataset-fashion-mnist', or point --data-dir / $PPGN_DATA at a folder "
         "holding train-images-idx3-ubyte.gz and the other three IDX files"
     )

@@ -6,6 +6,9 @@ NotoColorEmoji is a bitmap (CBDT) font: Pillow loads it only at size 109, so eve
 rendered at that size, composited on white, cropped to a square around its ink and downscaled
 (box filter) to ``size``×``size`` RGB. Every tenth glyph in codepoint order is held out as the
 test split. The rendering is cached once as ``<data dir>/emoji/emoji-<size>.npz``.
+
+With ``PPGN_SYSTEM_DATA=0`` the system locations are skipped: the font's default path and the
+default cache ``~/.cache/ppgn`` (a cache in ``--data-dir`` or ``$PPGN_DATA`` still counts).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DataNotFoundError
+from .datasets import DataNotFoundError, skipped_note, system_data_enabled
 
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -32,11 +35,18 @@ def _codepoints(font_path: Path) -> list[int]:
         return [*range(0x2600, 0x27C0), *range(0x1F300, 0x1FB00)]
 
 
-def render_emoji(size: int = 16, font_path: str | Path = EMOJI_FONT) -> np.ndarray:
-    """Every glyph of the colour-emoji font as uint8 (N, size, size, 3) RGB on white."""
+def render_emoji(size: int = 16, font_path: str | Path | None = None) -> np.ndarray:
+    """Every glyph of the colour-emoji font as uint8 (N, size, size, 3) RGB on white.
+
+    ``font_path`` defaults to Debian's ``EMOJI_FONT``, a system location: with
+    ``PPGN_SYSTEM_DATA=0`` there is then no font.
+    """
     from PIL import Image, ImageDraw, ImageFont
 
-    font_path = Path(font_path)
+    if font_path is None and not system_data_enabled():
+        raise DataNotFoundError(f"colour emoji font not looked for at {EMOJI_FONT}{skipped_note()}; "
+                                "a folder of images works instead")
+    font_path = Path(EMOJI_FONT if font_path is None else font_path)
     if not font_path.is_file():
         raise DataNotFoundError(f"colour emoji font not found at {font_path}; install it with 'sudo apt-get install fonts-noto-color-emoji'")
     font = ImageFont.truetype(str(font_path), 109)  # the only size of its bitmaps
@@ -86,8 +96,9 @@ def load_colour_images(source: str = "emoji", split: str = "train", size: int = 
     if source == "emoji":
         from .mnist import DEFAULT_DATA_DIR
 
-        cache = Path(data_dir or os.environ.get("PPGN_DATA") or DEFAULT_DATA_DIR) / "emoji" / f"emoji-{size}.npz"
-        if cache.is_file():
+        chosen = data_dir or os.environ.get("PPGN_DATA")
+        cache = Path(chosen or DEFAULT_DATA_DIR) / "emoji" / f"emoji-{size}.npz"
+        if cache.is_file() and (chosen or system_data_enabled()):  # the default cache is a system location
             images = np.load(cache)["images"]
         else:
             images = render_emoji(size)

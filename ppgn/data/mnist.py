@@ -8,7 +8,7 @@ k/256. It is read only after its SHA-256 matched, with an unpickler that can reb
 arrays and nothing else; it is then converted once to four IDX files in ``<data dir>/mnist/``
 (train = the pickle's 50k train + 10k validation, test = its 10k test: the standard split).
 Loading reads the IDX files only, looked for in ``--data-dir``, then ``$PPGN_DATA``, then the
-default folder ``~/.cache/ppgn``.
+default folder ``~/.cache/ppgn`` (skipped when ``PPGN_SYSTEM_DATA=0``: a system location).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DIGIT_CLASSES, DataNotFoundError, ImageDataset
+from .datasets import DIGIT_CLASSES, DataNotFoundError, ImageDataset, skipped_note, system_data_enabled
 from .idx import read_idx, write_idx
 
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
@@ -107,17 +107,22 @@ def convert_mnist(source: str | Path, data_dir: str | Path | None = None) -> Pat
 
 
 def find_mnist_dir(data_dir: str | Path | None = None) -> Path:
-    """The folder holding MNIST's four IDX files: in ``data_dir`` (else ``$PPGN_DATA``), or the default cache."""
+    """The folder holding MNIST's four IDX files: in ``data_dir`` (else ``$PPGN_DATA``), or the default cache.
+
+    A candidate counts if it holds them in an ``mnist/`` subfolder or directly. With
+    ``PPGN_SYSTEM_DATA=0`` the default cache is not looked in (see ``system_data_enabled``).
+    """
     candidates = [Path(data_dir)] if data_dir is not None else []
     if data_dir is None and os.environ.get("PPGN_DATA"):
         candidates.append(Path(os.environ["PPGN_DATA"]))
-    candidates.append(DEFAULT_DATA_DIR)
+    if system_data_enabled():
+        candidates.append(DEFAULT_DATA_DIR)
     for base in candidates:
         for d in (base / "mnist", base):
             if all((d / name).is_file() for pair in _FILES.values() for name in pair):
                 return d
-    looked = ", ".join(str(c) for c in candidates)
-    raise DataNotFoundError(f"MNIST not found (looked in {looked}); {FETCH_HINT}")
+    looked = ", ".join(str(c) for c in candidates) or "nowhere: no --data-dir or $PPGN_DATA given"
+    raise DataNotFoundError(f"MNIST not found (looked in {looked}{skipped_note()}); {FETCH_HINT}")
 
 
 def load_mnist(split: str = "train", data_dir: str | Path | None = None) -> ImageDataset:
