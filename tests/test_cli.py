@@ -5,25 +5,11 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from ppgn.cli import app
+from cli_helpers import one_line_error, run
 from ppgn.io import load_npz
 from ppgn.pipelines.registry import WEIGHTS
 
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line_error(result, *needles):
-    assert result.exit_code == 2, result.output
-    message = result.output.strip()
-    assert message.startswith("error:") and "\n" not in message and "Traceback" not in message, message
-    for needle in needles:
-        assert needle in message, message
 
 
 def test_sample_writes_the_npz_contract_and_a_png(tmp_path):

@@ -6,28 +6,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from typer.testing import CliRunner
 
-from ppgn.cli import app
+from cli_helpers import one_line_error, run
 from ppgn.data import load_fashion_mnist, to_tensor
 from ppgn.io import load_npz
 from ppgn.models import load_model
 from ppgn.pipelines.registry import WEIGHTS
 
-runner = CliRunner()
 MLP = ["--condition-module", "ppgn.examples.condition_nets:mlp", "--weights", WEIGHTS / "fashion-mnist" / "condition-mlp.safetensors"]
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line_error(result, *needles):
-    assert result.exit_code == 2, result.output
-    message = result.output.strip()
-    assert message.startswith("error:") and "\n" not in message and "Traceback" not in message, message
-    for needle in needles:
-        assert needle in message, message
 
 
 @pytest.fixture(scope="module")
