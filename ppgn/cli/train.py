@@ -312,3 +312,36 @@ def train_captioner_cmd(
     out = out or Path(f"runs/{config.dataset}/captioner")
     card = _train(train_captioner, config, out, data_dir, device, quiet)
     typer.echo(f"captioner: {card['metrics']} → {out}")
+
+
+@train_app.command("all")
+def train_all_cmd(
+    data: str = typer.Option(..., help="The dataset: a built-in name (fashion-mnist, mnist, digits)."),
+    out: Path = typer.Option(..., help="The model folder to write (manifest.json and every network's weights)."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs of every stage (default: each recipe's own)."),
+    classifier_epochs: Optional[int] = typer.Option(None, help="Epochs of E/C (overrides --epochs)."),
+    evaluator_epochs: Optional[int] = typer.Option(None, help="Epochs of the evaluator (overrides --epochs)."),
+    generator_epochs: Optional[int] = typer.Option(None, help="Epochs of G (overrides --epochs)."),
+    dae_epochs: Optional[int] = typer.Option(None, help="Epochs of each DAE (overrides --epochs)."),
+    noiseless: bool = typer.Option(False, help="Also train G without noise on h (presets dgn-am, ppgn-x, ppgn-h, noiseless-joint-ppgn-h)."),
+    daes: bool = typer.Option(False, help="Also train the DAEs on h and on x (presets ppgn-h, ppgn-x)."),
+    seed: Optional[int] = Seed,
+    train_subset: Optional[int] = TrainSubset,
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """From a dataset to a model folder: E/C, the evaluator, G (and optionally the noiseless G and
+    the DAEs), then manifest.json. Rerun the same command after a kill: finished stages are kept."""
+    from ..training.all import AllTrainConfig, train_all
+
+    config = _config(AllTrainConfig, data=data, epochs=epochs, classifier_epochs=classifier_epochs, evaluator_epochs=evaluator_epochs,
+                     generator_epochs=generator_epochs, dae_epochs=dae_epochs, noiseless=noiseless, daes=daes, seed=seed,
+                     train_subset=train_subset)  # fmt: skip
+    for name in ("epochs", "classifier_epochs", "evaluator_epochs", "generator_epochs", "dae_epochs"):
+        if getattr(config, name) is not None:
+            _positive(config, name)
+    say = (lambda line: None) if quiet else (lambda line: typer.echo(line, err=True))
+    manifest = _train(lambda c, o, d, dev, q: (None, train_all(c, o, d, dev, q, say)), config, out, data_dir, device, quiet)
+    typer.echo(f"{len(manifest['classes'])} classes, images {tuple(manifest['image_shape'])} → {out} "
+               f"(ppgn sample --model {out} --class {manifest['classes'][0]!r} ...)")

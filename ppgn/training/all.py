@@ -1,0 +1,130 @@
+"""Recipe of recipes: from a dataset to a model folder that ``ppgn.load`` and every command use.
+
+    ppgn train all --data DIR --size 64 --out runs/mine
+
+Stages, in order, each the project's own recipe with its own config:
+
+    classifier   E/C, whose code h the generator draws from          classifier.safetensors
+    evaluator    the independent classifier that measures samples    evaluator.safetensors (+ -reference)
+    generator    G (and D) as in Joint PPGN-h, noise on h            generator.safetensors
+    noiseless    G trained without noise (presets dgn-am, ppgn-x/h)  generator-noiseless.safetensors   (optional)
+    dae-h, dae-x the separate DAEs of PPGN-h and PPGN-x              dae-h/dae-x.safetensors            (optional)
+
+then ``manifest.json``: the folder's dataset, classes, image shape, data fingerprint and the
+command behind every file. Each stage trains in ``out/train/<stage>/`` (its checkpoints live
+there, so a killed run resumes inside the stage it was in) and its weights are copied to
+``out/`` when it ends; a stage whose weights are already there, made by the same config, is
+skipped. So rerunning the same command after a kill at any point finishes the job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..data import dataset_classes
+from ..io import atomic_write, write_json
+from .classifier import ClassifierTrainConfig, train_classifier
+from .dae import DAETrainConfig, train_dae
+from .generator import GeneratorTrainConfig, train_generator
+from .loop import command_line
+
+MANIFEST = "manifest.json"  # read by ppgn.pipelines.registry
+
+
+@dataclass(frozen=True)
+class AllTrainConfig:
+    data: str  # a built-in dataset name
+    epochs: int | None = None  # every stage's, unless the stage's own is given; None: each recipe's default
+    classifier_epochs: int | None = None
+    evaluator_epochs: int | None = None
+    generator_epochs: int | None = None
+    dae_epochs: int | None = None
+    noiseless: bool = False  # also train G without noise on h (the paper's other presets)
+    daes: bool = False  # also train the DAEs on h and on x (presets ppgn-h, ppgn-x)
+    train_subset: int = 0  # 0 = the whole training set
+    seed: int = 0
+
+    def epochs_of(self, stage: str) -> dict:
+        """{"epochs": n} for a stage, or {} to keep its recipe's default."""
+        own = {"classifier": self.classifier_epochs, "evaluator": self.evaluator_epochs, "generator": self.generator_epochs,
+               "noiseless": self.generator_epochs, "dae-h": self.dae_epochs, "dae-x": self.dae_epochs}[stage]
+        epochs = own if own is not None else self.epochs
+        return {} if epochs is None else {"epochs": epochs}
+
+
+def stage_plan(config: AllTrainConfig, out: Path) -> list[tuple[str, Callable, object, tuple[str, ...]]]:
+    """(stage, recipe, recipe config, files it ships) for every stage the config asks for."""
+    common = dict(dataset=config.data, train_subset=config.train_subset)
+    classifier = str(out / "classifier.safetensors")
+    plan = [
+        ("classifier", train_classifier, ClassifierTrainConfig(model="classifier", seed=config.seed, **common, **config.epochs_of("classifier")),
+         ("classifier",)),
+        ("evaluator", train_classifier, ClassifierTrainConfig(model="evaluator", seed=config.seed + 1, **common, **config.epochs_of("evaluator")),
+         ("evaluator", "evaluator-reference")),
+        ("generator", train_generator, GeneratorTrainConfig(classifier=classifier, seed=config.seed, **common, **config.epochs_of("generator")),
+         ("generator",)),
+    ]  # fmt: skip
+    if config.noiseless:
+        plan.append(("noiseless", train_generator, GeneratorTrainConfig(classifier=classifier, noise=0.0, seed=config.seed, **common,
+                                                                        **config.epochs_of("noiseless")), ("generator-noiseless",)))
+    if config.daes:
+        for space in ("h", "x"):
+            plan.append((f"dae-{space}", train_dae, DAETrainConfig(classifier=classifier, space=space, seed=config.seed, **common,
+                                                                   **config.epochs_of(f"dae-{space}")), (f"dae-{space}",)))
+    return plan
+
+
+def _done(out: Path, file: str, recipe_config) -> bool:
+    """Whether ``out/<file>.safetensors`` exists and its card records this very recipe config."""
+    card = out / f"{file}.json"
+    if not (out / f"{file}.safetensors").is_file() or not card.is_file():
+        return False
+    try:
+        return json.loads(card.read_text()).get("training_config") == json.loads(json.dumps(dataclasses.asdict(recipe_config)))
+    except json.JSONDecodeError:
+        return False
+
+
+def _ship(work: Path, out: Path, file: str, written: str) -> None:
+    """Copy a stage's weights (``written``, and its card) from its work folder to ``out/<file>``, atomically."""
+    for suffix in (".safetensors", ".json"):
+        source = work / f"{written}{suffix}"
+        if source.is_file():
+            atomic_write(out / f"{file}{suffix}", lambda tmp, source=source: shutil.copyfile(source, tmp))
+
+
+def train_all(config: AllTrainConfig, out: str | Path, data_dir: str | None = None, device: str | None = None,
+              quiet: bool = False, say: Callable[[str], None] = lambda line: None) -> dict:  # fmt: skip
+    """Train every stage the config asks for into ``out`` (resuming or skipping finished ones) and
+    write its manifest. Returns the manifest."""
+    out = Path(out)
+    classes = dataset_classes(config.data)
+    cards = {}
+    for stage, recipe, recipe_config, files in stage_plan(config, out):
+        if all(_done(out, f, recipe_config) for f in files if not f.endswith("-reference")):
+            say(f"{stage}: done already ({out / files[0]}.safetensors)")
+        else:
+            work = out / "train" / stage
+            say(f"{stage}: training in {work}")
+            recipe(recipe_config, work, data_dir, device, quiet)
+            for file in files:  # the recipe names its weights after the network: G is "generator" either way
+                _ship(work, out, file, "generator" if file == "generator-noiseless" else file)
+        cards[files[0]] = json.loads((out / f"{files[0]}.json").read_text())
+    first = cards["classifier"]
+    size = first["config"]["image_size"]
+    manifest = {
+        "dataset": config.data,
+        "classes": list(classes),
+        "image_shape": [first["config"]["image_channels"], size, size],
+        "models": {out.name: {"kind": "ppgn", "weights": "classifier", "description": f"PPGN trained by 'ppgn train all' on {config.data}"}},
+        "data_sha256": first.get("dataset_sha256"),
+        "commands": {file: card.get("command") for file, card in cards.items()} | {"all": command_line()},
+        "training_config": dataclasses.asdict(config),
+    }
+    write_json(out / MANIFEST, manifest)
+    return manifest
