@@ -11,6 +11,7 @@ import io
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -91,14 +92,110 @@ def save_npz(path: str | Path, images: np.ndarray, labels: np.ndarray, prob: np.
     write_bytes(path, buffer.getvalue())
 
 
-def load_npz(path: str | Path, num_classes: int | None = None) -> dict[str, np.ndarray]:
-    """Read and check a file that follows the sample contract; one-line ValueError if it does not."""
+class NpzWriter:
+    """Append blocks of the sample contract and write one ``.npz`` at the end, never holding it all.
+
+    Each key's blocks go to a raw file beside the target; ``close`` writes an uncompressed
+    ``.npz`` (each member a ``.npy`` header and the raw bytes, streamed) through a temporary file
+    and a rename, and removes the raw files. Uncompressed members can be memory-mapped again
+    (``load_npz(path, mmap=True)``), so files larger than memory can be scored.
+
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "s.npz"
+        >>> with NpzWriter(path) as w:
+        ...     for k in range(3):
+        ...         w.add(np.full((2, 4, 4, 1), k, np.uint8), np.full(2, k), np.ones(2))
+        >>> load_npz(path, mmap=True)["labels"].tolist()
+        [0, 0, 1, 1, 2, 2]
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.parts = {key: self.path.parent / f".{self.path.name}.{key}.part" for key in NPZ_KEYS}
+        self.files = {key: open(part, "wb") for key, part in self.parts.items()}
+        self.shapes: dict[str, tuple[int, ...] | None] = dict.fromkeys(NPZ_KEYS)
+        self.count = 0
+
+    def add(self, images: np.ndarray, labels: np.ndarray, prob: np.ndarray) -> None:
+        """Append N samples: images uint8 (N, H, W, C), labels (N,), prob (N,)."""
+        for key, value in zip(NPZ_KEYS, (images, labels, prob)):
+            value = np.ascontiguousarray(value, dtype=NPZ_KEYS[key])
+            if self.shapes[key] not in (None, value.shape[1:]):
+                raise ValueError(f"{self.path}: a block of {key!r} has shape {value.shape}, the others {self.shapes[key]}")
+            self.shapes[key] = value.shape[1:]
+            self.files[key].write(value.tobytes())
+        self.count += len(labels)
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+        try:
+            atomic_write(self.path, self._write_zip)
+        finally:
+            for part in self.parts.values():
+                part.unlink(missing_ok=True)
+
+    def _write_zip(self, tmp: str) -> None:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for key, part in self.parts.items():
+                header = {"descr": np.lib.format.dtype_to_descr(np.dtype(NPZ_KEYS[key])), "fortran_order": False,
+                          "shape": (self.count, *(self.shapes[key] or ()))}
+                with archive.open(f"{key}.npy", "w", force_zip64=True) as member, open(part, "rb") as raw:
+                    np.lib.format.write_array_header_2_0(member, header)
+                    while chunk := raw.read(1 << 24):
+                        member.write(chunk)
+
+    def __enter__(self) -> "NpzWriter":
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is None:
+            self.close()
+        else:  # failed half-way: nothing is written
+            for f in self.files.values():
+                f.close()
+            for part in self.parts.values():
+                part.unlink(missing_ok=True)
+
+
+def _mapped_npz(path: Path) -> dict[str, np.ndarray]:
+    """The members of an ``.npz``: memory-mapped where stored uncompressed, else read into memory."""
+    data = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            key = info.filename.removesuffix(".npy")
+            if info.compress_type != zipfile.ZIP_STORED:
+                with archive.open(info) as member:
+                    data[key] = np.lib.format.read_array(member, allow_pickle=False)
+                continue
+            with open(path, "rb") as f:
+                f.seek(info.header_offset + 26)
+                name_len, extra_len = np.frombuffer(f.read(4), "<u2")
+                f.seek(info.header_offset + 30 + int(name_len) + int(extra_len))
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+                shape, fortran, dtype = read_header[np.lib.format.read_magic(f)](f)
+                offset = f.tell()
+            data[key] = np.memmap(path, dtype, "r", offset, shape, "F" if fortran else "C") if np.prod(shape) else np.empty(shape, dtype)
+    return data
+
+
+def load_npz(path: str | Path, num_classes: int | None = None, mmap: bool = False) -> dict[str, np.ndarray]:
+    """Read and check a file that follows the sample contract; one-line ValueError if it does not.
+
+    Args:
+        mmap: memory-map uncompressed members (as ``NpzWriter`` writes them) instead of reading
+            them: the arrays are then read from disk as they are used.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"no such file: {path}")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
+        if mmap:
+            data = _mapped_npz(path)
+        else:
+            with np.load(path, allow_pickle=False) as f:
+                data = {k: f[k] for k in f.files}
     except Exception as err:  # zip or format errors: all mean "not a valid .npz"
         raise ValueError(f"{path}: not a readable .npz file ({type(err).__name__})") from None
     for key, dtype in NPZ_KEYS.items():

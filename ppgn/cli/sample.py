@@ -17,7 +17,7 @@ app = typer.Typer()
 def sample_cmd(
     model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
     class_: Optional[str] = typer.Option(None, "--class", "-c", help="Class name or index, or 'all' (then --num per class)."),
-    num: int = typer.Option(16, "--num", "-n", help="Samples (per class with --class all)."),
+    num: int = typer.Option(16, "--num", "-n", help="Samples (per class with --class all); beyond 4096 they stream to --out in blocks of 4096, each with its own seed, shared out between ranks under torchrun."),
     seed: int = typer.Option(0, help="Same seed, same images."),
     preset: str = Preset,
     steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
@@ -48,7 +48,7 @@ def sample_cmd(
     from ..data import to_uint8
     from ..io import make_grid, read_image, save_gif, save_image, save_npz
     from ..models import WeightsError
-    from ..pipelines.request import SampleRequest, run
+    from ..pipelines.request import BLOCK, SampleRequest, run, run_to_file, total, world
 
     if out is None and grid is None and gif is None:
         fail("nothing to write: give --out FILE.npz, --grid FILE.png and/or --gif FILE.gif")
@@ -64,11 +64,14 @@ def sample_cmd(
             caption=caption, caption_weight=caption_weight, condition_module=condition_module, weights=weights,
             target=target, calibrate=calibrate, temperature=temperature, denoise=denoise, record=8 if gif else 0,
         )  # fmt: skip
-        result = run(pipe, request, progress=not quiet)
+        streamed = out is not None and (total(pipe, request) > BLOCK or world()[1] > 1)  # blocks go to the file as they come
+        result = run_to_file(pipe, request, out, progress=not quiet) if streamed else run(pipe, request, progress=not quiet)
     except (ValueError, WeightsError) as err:  # UserNetworkError is a ValueError
         fail(str(err))
     seconds = time.perf_counter() - started
-    if out is not None:
+    if result is None:  # a rank other than 0 under torchrun: rank 0 writes
+        return
+    if out is not None and not streamed:
         save_npz(out, result.array, result.labels, result.prob)
     if grid is not None:
         save_image(make_grid(result.array, min(num, 16)), grid)
@@ -78,7 +81,7 @@ def sample_cmd(
     names = sorted({pipe.classes[k] for k in result.labels.tolist()})
     if not quiet:
         typer.echo(
-            f"{len(result.labels)} samples of {', '.join(names)} in {seconds:.1f} s: "
+            f"{total(pipe, request)} samples of {', '.join(names)} in {seconds:.1f} s: "
             f"mean p(class) = {np.mean(result.prob):.3f}"
             + "".join(f" → {p}" for p in (out, grid, gif) if p is not None),
             err=True,
@@ -105,7 +108,7 @@ def eval_cmd(
     if samples is None:
         fail("give a samples file (.npz), or --bits-per-dim for a cINN model")
     try:
-        data = load_npz(samples, num_classes=len(pipe.classes))
+        data = load_npz(samples, num_classes=len(pipe.classes), mmap=True)  # read a batch at a time
         bundle = EvaluatorBundle.from_folder(pipe.folder, pipe.device)
     except (ValueError, WeightsError) as err:
         fail(str(err))

@@ -39,6 +39,12 @@ def distribution_metrics(
         images: uint8 (N, H, W, C) samples; real_features: (M, F) evaluator features of real images.
     """
     features, logits = evaluator_outputs(evaluator, images)
+    return distribution_from_outputs(features, logits, real_features, subset_size)
+
+
+def distribution_from_outputs(features: torch.Tensor, logits: torch.Tensor, real_features: torch.Tensor,
+                              subset_size: int = 500) -> dict[str, float]:  # fmt: skip
+    """``distribution_metrics`` from the evaluator's features (N, F) and logits (N, K) of the samples."""
     with warnings.catch_warnings():  # torchmetrics warns that it keeps features in memory: we know
         warnings.simplefilter("ignore", UserWarning)
         return _compute(features, logits, real_features, subset_size)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..models import Evaluator, load_model
-from .distribution import distribution_metrics
+from .distribution import distribution_from_outputs
 from .metrics import accuracy, diversity_ratio, evaluator_outputs, per_class_accuracy
 from .reference import load_reference
 from .similarity import ms_ssim_within_class
@@ -36,7 +36,8 @@ def evaluate_samples(images: np.ndarray, labels: np.ndarray, bundle: EvaluatorBu
     MS-SSIM, and Fréchet distance, KID and Inception-Score-style score against the real test features.
 
     Args:
-        images: uint8 (N, H, W, C); labels: int64 (N,), the class asked for.
+        images: uint8 (N, H, W, C), in memory or memory-mapped (it is read a batch at a time);
+            labels: int64 (N,), the class asked for.
     """
     features, logits = evaluator_outputs(bundle.network, images)
     return {
@@ -45,5 +46,5 @@ def evaluate_samples(images: np.ndarray, labels: np.ndarray, bundle: EvaluatorBu
         "per_class_accuracy": per_class_accuracy(logits, labels),
         "diversity": diversity_ratio(features, labels, bundle.real_features, bundle.real_labels),
         "ms_ssim": ms_ssim_within_class(images, labels),
-        **distribution_metrics(images, bundle.network, bundle.real_features),
+        **distribution_from_outputs(features, logits, bundle.real_features),
     }

@@ -44,7 +44,11 @@ def ms_ssim_within_class(images: np.ndarray, labels: np.ndarray, pairs: int = 20
         The mean over classes of each class's mean pair similarity (NaN if no class has two images).
     """
     rng = np.random.default_rng(seed)
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
+    labels = np.asarray(labels)
+
+    def x(idx: np.ndarray) -> torch.Tensor:  # only the images of the pairs are read (images may be memory-mapped)
+        return torch.from_numpy(np.asarray(images[idx])).permute(0, 3, 1, 2).float() / 255.0
+
     per_class = []
     for k in np.unique(labels):
         members = np.flatnonzero(labels == k)
@@ -53,5 +57,5 @@ def ms_ssim_within_class(images: np.ndarray, labels: np.ndarray, pairs: int = 20
         i = rng.choice(members, pairs)
         j = rng.choice(members, pairs)
         j = np.where(i == j, members[(np.searchsorted(members, j) + 1) % len(members)], j)  # never a self-pair
-        per_class.append(ms_ssim_pairs(x[i], x[j]).mean().item())
+        per_class.append(ms_ssim_pairs(x(i), x(j)).mean().item())
     return float(np.mean(per_class)) if per_class else float("nan")

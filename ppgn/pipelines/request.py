@@ -15,13 +15,17 @@ setting is refused with one line naming what a cINN takes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from ..data import to_tensor
+from ..io import NpzWriter, load_npz
 from ..sampling import DEFAULT_PRESET, PRESETS
 from .conditions import Start, compose
 from .outputs import MAX_NUM, Samples
@@ -30,6 +34,8 @@ from .outputs import MAX_NUM, Samples
 CHAIN_ONLY = {"steps": "--steps", "eps1": "--eps1", "eps2": "--eps2", "eps3": "--eps3", "init_image": "--init-image", "record": "--gif"}
 CINN_ONLY = {"temperature": "--temperature", "denoise": "--denoise/--no-denoise"}
 PLUGGED = ("not_class", "caption", "condition_module", "target")
+BLOCK = MAX_NUM  # samples per pipeline call; each block has its own seed (block_seed)
+MAX_TOTAL = 10_000_000  # samples in one request: blocks stream to the output file
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ def check(pipe, request: SampleRequest) -> None:
         raise ValueError("no condition given; use --class, --caption and/or --condition-module")
     if r.per_class and r.plugged:
         raise ValueError("--class all cannot be combined with other conditions; name one class")
-    limit = MAX_NUM // len(pipe.classes) if r.per_class else MAX_NUM
+    limit = MAX_TOTAL // len(pipe.classes) if r.per_class else MAX_TOTAL
     if not 0 < r.num <= limit:
         raise ValueError(f"--num must be in 1..{limit}{' with --class all' if r.per_class else ''}, got {r.num}")
     if r.preset not in PRESETS:
@@ -128,9 +134,94 @@ def check(pipe, request: SampleRequest) -> None:
         raise ValueError(f"a {pipe.kind} model does not sample classes; valid kinds: ppgn, cinn")
 
 
+def total(pipe, request: SampleRequest) -> int:
+    """How many samples the request asks for (``num`` of every class with "all")."""
+    return request.num * len(pipe.classes) if request.per_class else request.num
+
+
+def block_seed(seed: int, block: int) -> int:
+    """The seed of block ``block``: the seed itself for the first (so a request of up to
+    ``BLOCK`` samples gives what one pipeline call gives), one derived from both after it."""
+    if block == 0:
+        return seed
+    return int.from_bytes(hashlib.sha256(f"ppgn:{seed}:{block}".encode()).digest()[:8], "big") >> 1
+
+
+def sample_block(pipe, request: SampleRequest, block: int, progress: bool = False) -> Samples:
+    """Samples ``block * BLOCK`` .. of the request, with the block's own seed."""
+    r = request
+    start, stop = block * BLOCK, min((block + 1) * BLOCK, total(pipe, r))
+    if r.per_class:
+        labels = [k for k in range(len(pipe.classes)) for _ in range(r.num)][start:stop]
+        return _sample(pipe, replace(r, class_=labels, num=stop - start, seed=block_seed(r.seed, block)), progress)
+    return _sample(pipe, replace(r, num=stop - start, seed=block_seed(r.seed, block)), progress)
+
+
 def run(pipe, request: SampleRequest, progress: bool = False) -> Samples:
-    """Check the request, then sample it with the pipeline (a PPGN's chain or a cINN's inverse pass)."""
+    """Check the request, then sample it with the pipeline (a PPGN's chain or a cINN's inverse pass),
+    ``BLOCK`` samples at a time, each block with its own seed (``block_seed``)."""
     check(pipe, request)
+    parts = [sample_block(pipe, request, b, progress) for b in range(-(-total(pipe, request) // BLOCK))]
+    return parts[0] if len(parts) == 1 else concatenate(parts)
+
+
+def concatenate(parts: list[Samples]) -> Samples:
+    """One ``Samples`` of several blocks (the trajectory is the first block's)."""
+    return Samples(
+        array=np.concatenate([p.array for p in parts]), labels=np.concatenate([p.labels for p in parts]),
+        prob=np.concatenate([p.prob for p in parts]), h=torch.cat([p.h for p in parts]),
+        prob_per_step=torch.cat([p.prob_per_step for p in parts], 1), trajectory=parts[0].trajectory,
+    )
+
+
+def world() -> tuple[int, int]:
+    """(rank, number of ranks): torchrun's, joining its process group on first use; (0, 1) without torchrun."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def run_to_file(pipe, request: SampleRequest, out: str | Path, progress: bool = False) -> Samples:
+    """Sample the request into one ``.npz`` (the contract), a block at a time, never holding it all.
+
+    Under torchrun each rank samples the blocks b with b mod ranks = rank into a shard of its
+    own; rank 0 then merges the shards in block order into ``out`` and removes them. Blocks
+    carry their own seeds, so the file is the same for any number of ranks.
+
+    Returns:
+        the first block's samples on rank 0 (for a grid or an animation), None on the others.
+    """
+    check(pipe, request)
+    rank, size = world()
+    out = Path(out)
+    count = -(-total(pipe, request) // BLOCK)
+    shard = out.parent / f".{out.name}.rank{rank}.npz"
+    first = None
+    with NpzWriter(shard if size > 1 else out) as writer:
+        for b in range(rank, count, size):
+            part = sample_block(pipe, request, b, progress and rank == 0)
+            writer.add(part.array, part.labels, part.prob)
+            first = part if b == 0 else first
+    if size == 1:
+        return first
+    dist.barrier()
+    if rank == 0:
+        shards = [load_npz(out.parent / f".{out.name}.rank{r}.npz", mmap=True) for r in range(size)]
+        with NpzWriter(out) as writer:
+            for b in range(count):
+                data, row = shards[b % size], (b // size) * BLOCK
+                writer.add(*(np.asarray(data[k][row : row + BLOCK]) for k in ("images", "labels", "prob")))
+        for r in range(size):
+            (out.parent / f".{out.name}.rank{r}.npz").unlink()
+    dist.barrier()
+    return first
+
+
+def _sample(pipe, request: SampleRequest, progress: bool) -> Samples:
+    """One pipeline call for a checked request of at most ``BLOCK`` samples."""
     r = request
     labels = [k for k in range(len(pipe.classes)) for _ in range(r.num)] if r.per_class else r.class_
     num = len(labels) if r.per_class else r.num
