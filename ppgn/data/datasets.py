@@ -1,4 +1,5 @@
-"""Datasets as uint8 image arrays: Fashion-MNIST (IDX files) and scikit-learn's digits (for tests).
+"""Datasets as uint8 image arrays: Fashion-MNIST (IDX files) and scikit-learn's digits (for tests);
+and what every dataset object shares (sizes, channels, the test split, the fingerprint, a DataLoader).
 
 Fashion-MNIST is looked for in ``--data-dir``, then ``$PPGN_DATA``, then where Debian's package
 ``dataset-fashion-mnist`` installs it. Nothing is downloaded. ``PPGN_SYSTEM_DATA=0`` switches the
@@ -14,9 +15,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .idx import read_idx
 
@@ -196,3 +199,200 @@ def parse_class(text: str | int, classes: tuple[str, ...] = FASHION_MNIST_CLASSE
     close = difflib.get_close_matches(key, list(aliases), n=1, cutoff=0.75)
     hint = f" (did you mean {classes[aliases[close[0]]]!r}?)" if close else ""
     raise ValueError(f"unknown class {text!r}{hint}; valid: {valid}")
+
+
+# What every dataset object shares: folders (folder.py), .npz files, the built-in names (registry.py).
+
+SIZES = (28, 32, 64, 128)  # the image sides the networks are built for
+CHANNELS = (1, 3)
+TEST_EVERY = 10  # every 10th item of each class is held out as the test split
+SPLITS = ("train", "test")
+
+
+def check_size(size: int | None) -> int | None:
+    """``size`` if the networks support it (or None: the data decides).
+
+    >>> check_size(64)
+    64
+    >>> check_size(50)
+    Traceback (most recent call last):
+    ValueError: size 50 not supported; valid: 28, 32, 64, 128
+    """
+    if size is not None and size not in SIZES:
+        raise ValueError(f"size {size} not supported; valid: {', '.join(map(str, SIZES))}")
+    return size
+
+
+def check_channels(channels: int | None) -> int | None:
+    """``channels`` if 1 (grey) or 3 (RGB), or None: the data decides."""
+    if channels is not None and channels not in CHANNELS:
+        raise ValueError(f"channels {channels} not supported; valid: 1 (grey), 3 (RGB)")
+    return channels
+
+
+def check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
+    return split
+
+
+def infer_size(short_sides: Sequence[int]) -> int:
+    """The size the data suggests: the largest supported size not above the median short side (at least 28).
+
+    >>> infer_size([28, 28]), infer_size([40, 30, 100]), infer_size([300]), infer_size([16])
+    (28, 32, 128, 28)
+    """
+    median = int(np.median(short_sides)) if len(short_sides) else SIZES[0]
+    return max([s for s in SIZES if s <= median], default=SIZES[0])
+
+
+def split_indices(labels: np.ndarray, split: str) -> np.ndarray:
+    """The indices of a split: within each class, in the given order, the 10th, 20th, ... item is test.
+
+    A fixed rule, so no seed is needed; it spreads the test items over the whole (sorted) class,
+    and a class of fewer than 10 items has no test item.
+
+    >>> split_indices(np.array([0] * 12 + [1] * 10), "test").tolist()
+    [9, 21]
+    """
+    check_split(split)
+    labels = np.asarray(labels)
+    rank = np.zeros(len(labels), np.int64)  # the position of each item within its class
+    for c in np.unique(labels):
+        where = np.flatnonzero(labels == c)
+        rank[where] = np.arange(len(where))
+    test = rank % TEST_EVERY == TEST_EVERY - 1
+    return np.flatnonzero(test if split == "test" else ~test)
+
+
+def flatten(image: Image.Image, channels: int) -> Image.Image:
+    """Any Pillow image as mode "L" (``channels=1``) or "RGB": transparency on white, as on a page;
+    16/32-bit grey scaled to 8 bits (Pillow's own conversion would clip it); colour to grey by ITU-R 601 luma."""
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    elif image.mode.startswith("I") or image.mode == "F":
+        wide = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or wide.max() > 255 else 255.0
+        image = Image.fromarray((wide.clip(0, top) * (255.0 / top)).round().astype(np.uint8), "L")
+    return image.convert("L" if channels == 1 else "RGB")
+
+
+def fit_square(image: Image.Image, size: int) -> Image.Image:
+    """The centred square of ``image`` (its short side), resized to ``size``×``size`` (Lanczos).
+
+    Cropping before resizing keeps pixels outside the square out of the filter's reach.
+    """
+    w, h = image.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    if (w, h) != (side, side):
+        image = image.crop((left, top, left + side, top + side))
+    return image if side == size else image.resize((size, size), Image.LANCZOS)
+
+
+def pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    """A mode "L" or "RGB" image → float32 (C, H, W) in [-1, 1], the range of ``to_tensor``."""
+    array = np.asarray(image, dtype=np.uint8)
+    array = array[:, :, None] if array.ndim == 2 else array
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(127.5).sub(1.0)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What identifies a dataset's split, for model cards.
+
+    Attributes:
+        sha256: hex digest over the split's data (a folder: its sorted relative paths and file sizes;
+            built-in sets: the source files; arrays: their bytes).
+        summary: one line for people: the source, classes, counts, skipped files.
+    """
+
+    sha256: str
+    summary: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"sha256": self.sha256, "summary": self.summary}
+
+
+def sha256_arrays(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+class ArrayDataset(torch.utils.data.Dataset):
+    """Images held in memory (a built-in set, an .npz file, the emoji), as a torch ``Dataset``.
+
+    Items are (float32 (C, S, S) in [-1, 1], int64 label), as ``to_tensor`` gives: resized and
+    centre-cropped (``fit_square``) and converted (``flatten``) only when ``size`` or ``channels``
+    differ from the arrays'.
+
+    Args:
+        images: uint8 (N, H, W) or (N, H, W, C), C in (1, 3); 0 = black.
+        labels: int (N,), indices into ``classes``.
+        size: side S of the items; None: the arrays' own (``infer_size`` if not square or not supported).
+        channels: 1 or 3; None: the arrays' own.
+        augment: a transform the training loop may apply to a batch, ``augment(x, generator)``, or None.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, classes: Sequence[str], name: str,
+                 fingerprint: Fingerprint, size: int | None = None, channels: int | None = None,
+                 augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None):
+        images = np.asarray(images, dtype=np.uint8)
+        self.images = images[..., None] if images.ndim == 3 else images  # (N, H, W, C)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.classes, self.name, self.fingerprint, self.augment = tuple(classes), name, fingerprint, augment
+        _, h, w, c = self.images.shape
+        native = h if h == w and h in SIZES else infer_size([min(h, w)])
+        self.size = check_size(size) or native
+        self.channels = check_channels(channels) or c
+        self._as_is = (h, w, c) == (self.size, self.size, self.channels)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.size, self.size)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        array = self.images[i]
+        if self._as_is:
+            x = torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(127.5).sub(1.0)
+        else:
+            image = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+            x = pil_to_tensor(fit_square(flatten(image, self.channels), self.size))
+        return x, torch.tensor(self.labels[i], dtype=torch.int64)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """All images as uint8 (N, S, S, C) and labels int64 (N,), for evaluation code that takes arrays."""
+        if self._as_is:
+            return self.images, self.labels
+        return to_uint8(torch.stack([self[i][0] for i in range(len(self))])), self.labels
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {len(self)} images, shape {self.image_shape}, {len(self.classes)} classes)"
+
+
+def _one_thread(_worker_id: int) -> None:
+    torch.set_num_threads(1)  # the workers decode images; one thread each keeps them off each other's cores
+
+
+def make_loader(dataset: torch.utils.data.Dataset, batch_sampler: Iterable[Sequence[int]] | None = None,
+                batch_size: int = 64, shuffle: bool = False, generator: torch.Generator | None = None,
+                num_workers: int = 0, drop_last: bool = False) -> torch.utils.data.DataLoader:
+    """A ``DataLoader`` that streams ``dataset`` in batches (x (B, C, S, S), y (B,)), decoding in ``num_workers`` processes.
+
+    Args:
+        batch_sampler: the batches as lists of indices (the training loop's own order); if None,
+            batches of ``batch_size``, shuffled with ``generator`` when ``shuffle``.
+    """
+    common = dict(num_workers=num_workers, worker_init_fn=_one_thread if num_workers else None)
+    if batch_sampler is not None:
+        return torch.utils.data.DataLoader(dataset, batch_sampler=batch_sampler, **common)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                                       drop_last=drop_last, **common)
