@@ -45,7 +45,7 @@ def test_class_all_gives_num_per_class(tmp_path):
         (["-c", "hat"], ["unknown class", "Sneaker", "Ankle boot"]),
         (["-c", "12"], ["out of range"]),
         (["-c", "bag", "-n", "0"], ["--num"]),
-        (["-c", "bag", "-n", "100000"], ["--num"]),
+        (["-c", "bag", "-n", "10000001"], ["--num"]),
         (["-c", "bag", "--steps", "0"], ["--steps"]),
         (["-c", "bag", "--eps1", "-1"], ["--eps1"]),
         (["-c", "bag", "--preset", "ppgn-z"], ["unknown preset", "joint-ppgn-h"]),

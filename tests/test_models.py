@@ -33,14 +33,17 @@ def test_shapes_and_code_is_non_negative(gen):
 
 @pytest.mark.parametrize("make", [
     lambda: Classifier(ClassifierConfig(channels=(4, 8), code_dim=16)),
+    lambda: Classifier(ClassifierConfig(image_size=32, image_channels=3, width=0.25, code_dim=16)),
     lambda: Generator(GeneratorConfig(code_dim=16, channels=(8, 4))),
+    lambda: Generator(GeneratorConfig(code_dim=16, image_size=64, image_channels=3, width=0.5, upsample="resize")),
     lambda: Evaluator(),
 ])
 def test_folding_batchnorm_keeps_the_function_and_its_gradient(make, gen):
     model = randomise_batchnorm(make(), gen)
     folded = fold_batchnorm(model)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
-    x = torch.rand(3, 16, generator=gen) if isinstance(model, Generator) else torch.rand(3, 1, 28, 28, generator=gen) * 2 - 1
+    c = model.config
+    x = torch.rand(3, 16, generator=gen) if isinstance(model, Generator) else torch.rand(3, c.image_channels, c.image_size, c.image_size, generator=gen) * 2 - 1
     x1, x2 = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
     y1, y2 = model(x1), folded(x2)
     assert torch.allclose(y1, y2, atol=1e-5)

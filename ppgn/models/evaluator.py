@@ -16,17 +16,28 @@ from torch import nn
 
 from ..data import to_tensor
 from ..io import atomic_write
+from .classifier import stage_widths, stages_for
 
 
 @dataclass(frozen=True)
 class EvaluatorConfig:
-    image_channels: int = 1
-    channels: tuple[int, int, int] = (16, 32, 64)
+    image_channels: int = 1  # 1 (grey) or 3 (RGB)
+    channels: tuple[int, ...] = ()  # width per conv layer, full resolution first; () → from width
     num_classes: int = 10
+    image_size: int = 28  # 28, 32, 64 or 128: one more conv layer than E/C has stages (SIZES)
+    width: float = 1.0  # multiplier of the default widths 16, 32, 64, 64, … (the shipped 28-px one is width 1)
+
+    def __post_init__(self):
+        layers = stages_for(self.image_size, self.image_channels) + 1
+        object.__setattr__(self, "channels", stage_widths(self, layers, base=16, cap=64))
 
 
 class Evaluator(nn.Module):
-    """x (B, C, H, W) in [-1, 1] → logits (B, K); ``features`` (B, channels[-1]) for distances."""
+    """x (B, C, S, S) in [-1, 1] → logits (B, K); ``features`` (B, channels[-1]) for distances.
+
+    Layers [Conv 5×5, BatchNorm, GELU] with an AvgPool 2 between them, then global average
+    pooling: the last layer runs on a 7×7 map at 28 px, 4×4 at the other sizes.
+    """
 
     def __init__(self, config: EvaluatorConfig = EvaluatorConfig()):
         super().__init__()

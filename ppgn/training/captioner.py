@@ -27,7 +27,7 @@ from ..data.captions import BRIGHTNESS, CLASS_WORDS, SIZE, attribute_words, enco
 from ..models import Classifier, load_model, save_model
 from ..models.captioner import Captioner, CaptionerConfig
 from .common import encode_all
-from .loop import Run, descend
+from .loop import Run
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,9 @@ def caption_metrics(model: Captioner, x: torch.Tensor, images: np.ndarray, label
 
 
 def train_captioner(config: CaptionerTrainConfig, out: str | Path, data_dir: str | None = None, device: str | None = None,
-                    quiet: bool = False, checkpoint_every: int = 200) -> tuple[Captioner, dict]:
+                    quiet: bool = False, checkpoint_every: int = 200, amp: str | None = None) -> tuple[Captioner, dict]:
     """Train, checkpointing to ``out``; weights go to ``out/captioner.safetensors`` with a card."""
-    run = Run.start(config, out, device, quiet, checkpoint_every)
+    run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     encoder = load_model(config.classifier, run.device, expect=Classifier) if config.classifier else None  # fail fast
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
     if len(train.classes) != len(CLASS_WORDS):
@@ -100,19 +100,26 @@ def train_captioner(config: CaptionerTrainConfig, out: str | Path, data_dir: str
     b_words, s_words = attribute_words(train.images, train.labels, thresholds)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=run.total_steps(len(train)))
+    net = run.distribute(model)
 
     def step(idx: torch.Tensor) -> torch.Tensor:
         model.train()
         choice = torch.randint(0, 1000, (len(idx),), generator=run.gen).tolist()  # a fresh caption for every image
         captions = [make_caption(int(train.labels[j]), b_words[j], s_words[j], c) for j, c in zip(idx.tolist(), choice)]
         sents = sentence_batch(captions, vocab).to(run.device)  # (B, T)
-        logits = model(x_train[idx].to(run.device), sents[:, :-1])
-        loss = F.cross_entropy(logits.transpose(1, 2), sents[:, 1:], ignore_index=0)  # per word
-        descend(loss, opt, sched)
+        words = sents[:, 1:] != 0
+        x, sents = run.shard(x_train[idx], sents)
+        share = run.shard(words).sum() / words.sum()  # of the batch's words, this rank's: 1 in one process
+        logits = net(x.to(run.device), sents[:, :-1])
+        loss = F.cross_entropy(logits.transpose(1, 2), sents[:, 1:], ignore_index=0)  # per word of this shard
+        loss = loss * (share * run.world_size)  # per word of the batch once DDP averages the ranks
+        run.descend(loss, opt, sched)
         return loss
 
     run.fit(len(train), step, dict(model=model, opt=opt, sched=sched), "train captioner")
     model.eval()
     card = run.card(train.sha256, {**caption_metrics(model.cpu(), x_test, test.images, test.labels), "train_size": len(train)})
-    save_model(model, Path(out) / "captioner.safetensors", card)
+    if run.main:
+        save_model(model, Path(out) / "captioner.safetensors", card)
+    run.barrier()
     return model, card

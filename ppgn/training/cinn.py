@@ -23,7 +23,7 @@ import torch
 from ..data import load_dataset
 from ..models.cinn import CINN, CINNConfig, dequantise, evaluate_bits_per_dim, nll_bits, pixels_to_flow
 from ..models.io import save_model
-from .loop import Run, descend
+from .loop import Run
 
 DEQUANTISATIONS = ("uniform", "gaussian")
 
@@ -81,13 +81,14 @@ def train_cinn(
     device: str | None = None,
     quiet: bool = False,
     checkpoint_every: int = 200,
+    amp: str | None = None,
 ) -> tuple[CINN, dict]:
     """Train, checkpointing to ``out`` (resumed if a checkpoint of the same config is there).
 
     Returns:
         the model (eval mode) and its card; saved to ``out/cinn.safetensors`` with the card beside.
     """
-    run = Run.start(config, out, device, quiet, checkpoint_every)
+    run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
     if config.train_subset:
         train = train.subset(config.train_subset, run.gen)
@@ -104,17 +105,18 @@ def train_cinn(
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=run.total_steps(len(train)), eta_min=config.lr * 0.02)
+    nll = run.distribute(model, nll_bits)  # nll(u, c, noise) = nll_bits(model, u, c, noise)
 
     def step(idx: torch.Tensor) -> torch.Tensor:
         model.train()
         u = pixels[idx].to(run.device)
         noise = dequantise(u, config.dequantisation, config.noise, run.gen)
-        c = labels[idx].to(run.device)
-        loss = nll_bits(model, u, c, noise).mean()  # bits per dimension
-        if config.class_weight:
-            k = config.class_batch
+        u, noise, c = run.shard(u, noise, labels[idx].to(run.device))
+        loss = nll(u, c, noise).mean()  # bits per dimension
+        if config.class_weight:  # under W processes the first ⌈k/W⌉ images of each one's shard pay it
+            k = -(-config.class_batch // run.world_size)  # on the model itself: DDP averages its gradients with nll's
             loss = loss + config.class_weight * class_term(model, u[:k], c[:k], noise[:k])
-        descend(loss, opt, sched, clip=config.grad_clip)
+        run.descend(loss, opt, sched, clip=config.grad_clip)
         return loss
 
     run.fit(len(train), step, dict(model=model, opt=opt, sched=sched), "train cinn")
@@ -125,5 +127,7 @@ def train_cinn(
         "parameters": sum(p.numel() for p in trainable),
     }
     card = run.card(train.sha256, metrics)
-    save_model(model, Path(out) / "cinn.safetensors", card)
+    if run.main:
+        save_model(model, Path(out) / "cinn.safetensors", card)
+    run.barrier()
     return model, card

@@ -19,7 +19,7 @@ from ..data import load_dataset, to_tensor
 from ..models import Classifier, ClassifierConfig, Evaluator, EvaluatorConfig, save_model
 from ..models.evaluator import build_reference
 from .common import encode_all
-from .loop import Run, descend
+from .loop import Run
 
 SEEDS = {"classifier": 0, "evaluator": 1}  # the models, each with its default seed: E/C and the evaluator differ
 
@@ -85,6 +85,7 @@ def train_classifier(
     device: str | None = None,
     quiet: bool = False,
     checkpoint_every: int = 200,
+    amp: str | None = None,
 ) -> tuple[torch.nn.Module, dict]:
     """Train, checkpointing to ``out`` (resumed if a checkpoint of the same config is there).
 
@@ -92,7 +93,7 @@ def train_classifier(
         the trained model (eval mode) and its card; the weights are saved to
         ``out/<model>.safetensors`` with the card beside them.
     """
-    run = Run.start(config, out, device, quiet, checkpoint_every)
+    run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
     if config.train_subset:
         train = train.subset(config.train_subset, run.gen)
@@ -106,12 +107,13 @@ def train_classifier(
     model.to(run.device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=run.total_steps(len(train)))
+    net = run.distribute(model)
 
     def step(idx: torch.Tensor) -> torch.Tensor:
         model.train()
-        x = random_shift(x_train[idx], config.max_shift, run.gen).to(run.device)
-        loss = F.cross_entropy(model(x), y_train[idx].to(run.device), label_smoothing=config.label_smoothing)
-        descend(loss, opt, sched)
+        x, y = run.shard(random_shift(x_train[idx], config.max_shift, run.gen), y_train[idx])
+        loss = F.cross_entropy(net(x.to(run.device)), y.to(run.device), label_smoothing=config.label_smoothing)
+        run.descend(loss, opt, sched)
         return loss
 
     run.fit(len(train), step, dict(model=model, opt=opt, sched=sched), f"train {config.model}")
@@ -119,7 +121,9 @@ def train_classifier(
     if isinstance(model, Classifier):
         set_code_statistics(model, x_train)
     card = run.card(train.sha256, {"test_accuracy": round(accuracy(model, x_test, y_test), 4), "train_size": len(train)})
-    save_model(model, Path(out) / f"{config.model}.safetensors", card)
-    if isinstance(model, Evaluator):  # real-image features, so evaluation needs no dataset later
-        build_reference(model, test, Path(out) / "evaluator-reference.safetensors")
+    if run.main:
+        save_model(model, Path(out) / f"{config.model}.safetensors", card)
+        if isinstance(model, Evaluator):  # real-image features, so evaluation needs no dataset later
+            build_reference(model, test, Path(out) / "evaluator-reference.safetensors")
+    run.barrier()
     return model, card

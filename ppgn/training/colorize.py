@@ -19,7 +19,7 @@ from ..data.emoji import load_colour_images
 from ..models.cinn import CINN, CINNConfig
 from ..models.colour import TO_YCC, colorize, split_image, to_uint8_rgb
 from ..models.io import save_model
-from .loop import Run, descend
+from .loop import Run
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,10 @@ def train_colorizer(
     device: str | None = None,
     quiet: bool = False,
     checkpoint_every: int = 200,
+    amp: str | None = None,
 ) -> tuple[CINN, dict]:
     """Train, checkpointing to ``out``; saves ``out/colorizer.safetensors`` with its card."""
-    run = Run.start(config, out, device, quiet, checkpoint_every)
+    run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     train = load_colour_images(config.source, "train", config.size, data_dir)
     test = load_colour_images(config.source, "test", config.size, data_dir)
     luma, chroma = split_image(train)
@@ -61,6 +62,7 @@ def train_colorizer(
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=run.total_steps(len(train)), eta_min=config.lr * 0.02)
     dims = 2 * config.size**2
+    log_prob = run.distribute(model, CINN.log_prob)
 
     def step(idx: torch.Tensor) -> torch.Tensor:
         model.train()
@@ -68,8 +70,9 @@ def train_colorizer(
         flip = (torch.rand(len(idx), generator=run.gen) < 0.5)[:, None, None, None]
         c, x = torch.where(flip, c.flip(-1), c), torch.where(flip, x.flip(-1), x)
         x = x + config.noise * torch.randn(x.shape, generator=run.gen)
-        loss = -model.log_prob(x.to(run.device), c.to(run.device)).mean() / dims  # nats per chroma value
-        descend(loss, opt, sched, clip=config.grad_clip)
+        x, c = run.shard(x, c)
+        loss = -log_prob(x.to(run.device), c.to(run.device)).mean() / dims  # nats per chroma value
+        run.descend(loss, opt, sched, clip=config.grad_clip)
         return loss
 
     run.fit(len(train), step, dict(model=model, opt=opt, sched=sched), "train colorizer")
@@ -80,7 +83,9 @@ def train_colorizer(
         **colourisation_metrics(model, test, num=8, seed=0),
     }
     card = run.card(f"{config.source}:{len(train) + len(test)} images", metrics)
-    save_model(model, Path(out) / "colorizer.safetensors", card)
+    if run.main:
+        save_model(model, Path(out) / "colorizer.safetensors", card)
+    run.barrier()
     return model, card
 
 

@@ -21,7 +21,7 @@ from ..data import load_dataset, to_tensor
 from ..io import atomic_write
 from ..models.user import load_factory
 from .classifier import accuracy, random_shift
-from .loop import Run, descend
+from .loop import Run
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,10 @@ def train_condition_net(
     device: str | None = None,
     quiet: bool = False,
     checkpoint_every: int = 200,
+    amp: str | None = None,
 ) -> tuple[torch.nn.Module, dict]:
     """Train, checkpointing to ``out``; weights go to ``out/<factory>.safetensors``."""
-    run = Run.start(config, out, device, quiet, checkpoint_every)
+    run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     net = load_factory(config.module).to(run.device)
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
     if config.train_subset:
@@ -66,16 +67,19 @@ def train_condition_net(
     x_test, y_test = to_tensor(test.images), torch.from_numpy(test.labels)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=run.total_steps(len(train)))
+    ddp = run.distribute(net)
 
     def step(idx: torch.Tensor) -> torch.Tensor:
         net.train()
-        x = random_shift(x_train[idx], config.max_shift, run.gen).to(run.device)
-        loss = F.cross_entropy(net(x), y_train[idx].to(run.device))
-        descend(loss, opt, sched)
+        x, y = run.shard(random_shift(x_train[idx], config.max_shift, run.gen), y_train[idx])
+        loss = F.cross_entropy(ddp(x.to(run.device)), y.to(run.device))
+        run.descend(loss, opt, sched)
         return loss
 
     run.fit(len(train), step, dict(model=net, opt=opt, sched=sched), "train condition-net")
     net.eval()
     card = run.card(train.sha256, {"test_accuracy": round(accuracy(net, x_test, y_test), 4), "train_size": len(train)})
-    save_user_weights(net, Path(out) / f"condition-{config.module.rpartition(':')[2]}.safetensors", config, card)
+    if run.main:
+        save_user_weights(net, Path(out) / f"condition-{config.module.rpartition(':')[2]}.safetensors", config, card)
+    run.barrier()
     return net, card

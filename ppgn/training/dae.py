@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, CodeDAE, CodeDAEConfig, ImageDAE, ImageDAEConfig, load_model, save_model
 from .common import encode_all
-from .loop import Run, descend
+from .loop import Run
 
 SPACES = {"h": (0.5, 20), "x": (0.25, 3)}  # each space's default (noise σ, epochs)
 
@@ -54,9 +54,10 @@ def train_dae(
     device: str | None = None,
     quiet: bool = False,
     checkpoint_every: int = 200,
+    amp: str | None = None,
 ) -> tuple[CodeDAE | ImageDAE, dict]:
     """Train R on codes (or images) of the training set; saves ``out/dae-{space}.safetensors``."""
-    run = Run.start(config, out, device, quiet, checkpoint_every)
+    run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     dev = run.device
     train = load_dataset(config.dataset, "train", data_dir)
     if config.train_subset:
@@ -73,12 +74,14 @@ def train_dae(
         sigma, low, high = torch.tensor(config.noise), -1.0, 1.0
         dae = ImageDAE(ImageDAEConfig(image_channels=codes.shape[1])).to(dev)
     opt = torch.optim.Adam(dae.parameters(), lr=config.lr)
+    net = run.distribute(dae)
 
     def step(idx: torch.Tensor) -> torch.Tensor:
         h = codes[idx]
         noisy = (h + sigma * torch.randn(h.shape, generator=run.gen)).clamp(low, high)
-        loss = F.mse_loss(dae(noisy.to(dev)), h.to(dev))
-        descend(loss, opt)
+        noisy, h = run.shard(noisy, h)
+        loss = F.mse_loss(net(noisy.to(dev)), h.to(dev))
+        run.descend(loss, opt)
         return loss
 
     run.fit(len(codes), step, dict(dae=dae, opt=opt), f"train dae-{config.space}")
@@ -90,5 +93,7 @@ def train_dae(
             "test_denoised_mse": round(F.mse_loss(dae(noisy.to(dev)).cpu(), test_codes).item(), 4),
         }
     card = run.card(train.sha256, metrics)
-    save_model(dae, Path(out) / f"dae-{config.space}.safetensors", card)
+    if run.main:
+        save_model(dae, Path(out) / f"dae-{config.space}.safetensors", card)
+    run.barrier()
     return dae, card

@@ -18,7 +18,7 @@ from ..data import load_dataset, to_tensor
 from ..models import Classifier, load_model, save_model
 from ..models.flow_prior import CodeFlow, CodeFlowConfig
 from .common import encode_all
-from .loop import Run, descend
+from .loop import Run
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,10 @@ def train_flow_prior(
     device: str | None = None,
     quiet: bool = False,
     checkpoint_every: int = 200,
+    amp: str | None = None,
 ) -> tuple[CodeFlow, dict]:
     """Train, checkpointing to ``out``; saves ``out/flow-prior.safetensors`` with its card."""
-    run = Run.start(config, out, device, quiet, checkpoint_every)
+    run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     dev = run.device
     encoder = load_model(config.classifier, dev, expect=Classifier)
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
@@ -69,11 +70,13 @@ def train_flow_prior(
     trainable = [p for p in flow.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=run.total_steps(len(h_train)), eta_min=config.lr * 0.02)
+    log_prob = run.distribute(flow)  # the flow's forward is its log_prob
 
     def step(idx: torch.Tensor) -> torch.Tensor:
         flow.train()
-        loss = -flow.log_prob(flow.smooth(h_train[idx].to(dev), run.gen)).mean() / h_train.shape[1]  # nats per dim
-        descend(loss, opt, sched, clip=config.grad_clip)
+        h = run.shard(flow.smooth(h_train[idx].to(dev), run.gen))
+        loss = -log_prob(h).mean() / h_train.shape[1]  # nats per dim
+        run.descend(loss, opt, sched, clip=config.grad_clip)
         return loss
 
     run.fit(len(h_train), step, dict(flow=flow, opt=opt, sched=sched), "train flow prior")
@@ -89,5 +92,7 @@ def train_flow_prior(
     }
     assert math.isfinite(metrics["test_nats_per_dim"])
     card = run.card(train.sha256, metrics)
-    save_model(flow, Path(out) / "flow-prior.safetensors", card)
+    if run.main:
+        save_model(flow, Path(out) / "flow-prior.safetensors", card)
+    run.barrier()
     return flow, card

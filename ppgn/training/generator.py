@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, load_model, save_model
 from .common import encode_in_batches
-from .loop import Run, descend
+from .loop import Run
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,15 @@ def code_statistics(encoder: Classifier, images: torch.Tensor) -> dict[str, torc
     return {"h_std": h.std(0), "h_var": h.var(), "h1_var": torch.tensor(h1_sq / n - (h1_sum / n) ** 2)}
 
 
-def generator_losses(x, encoder, G, D, config: GeneratorTrainConfig, stats, gen: torch.Generator) -> dict:
-    """The paper's losses for one batch; returns the terms and the fake images (for D)."""
+def generator_losses(x, encoder, G, D, config: GeneratorTrainConfig, stats, noise: torch.Tensor) -> dict:
+    """The paper's losses for one batch; returns the terms and the fake images (for D).
+
+    Args:
+        noise: n ~ N(0, I), shaped as h (B, code_dim), on the CPU or h's device.
+    """
     with torch.no_grad():
         h1, h = encoder.encode(x)
-        noise = torch.randn(h.shape, generator=gen).to(h.device)
+        noise = noise.to(h.device)
         h_noisy = (h + config.noise * stats["h_std"] * noise).clamp_min(0)
     x_fake = G(h_noisy)
     h1_fake, h_fake = encoder.encode(x_fake)
@@ -92,9 +96,10 @@ def train_generator(
     device: str | None = None,
     quiet: bool = False,
     checkpoint_every: int = 200,
+    amp: str | None = None,
 ) -> tuple[Generator, dict]:
     """Train G and D against the frozen encoder; saves ``out/generator.safetensors`` with a card."""
-    run = Run.start(config, out, device, quiet, checkpoint_every)
+    run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     dev = run.device
     encoder = load_model(config.classifier, dev, expect=Classifier).requires_grad_(False)
     train = load_dataset(config.dataset, "train", data_dir)
@@ -107,21 +112,26 @@ def train_generator(
     D = Discriminator(DiscriminatorConfig(image_size=size, image_channels=channels)).to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    G_net, D_net = run.distribute(G), run.distribute(D)
 
     def step(idx: torch.Tensor) -> dict[str, torch.Tensor]:
         G.train()
         D.train()
-        x = x_train[idx].to(dev)
-        losses = generator_losses(x, encoder, G, D, config, stats, run.gen)
-        descend(losses["total"], opt_g)
-        d_loss = F.softplus(-D(x)).mean() + F.softplus(D(losses["x_fake"].detach())).mean()
-        descend(d_loss, opt_d)
+        noise = torch.randn((len(idx), encoder.config.code_dim), generator=run.gen)  # for the whole batch
+        x, noise = run.shard(x_train[idx], noise)
+        x = x.to(dev)
+        losses = generator_losses(x, encoder, G_net, D_net, config, stats, noise)
+        run.descend(losses["total"], opt_g)
+        d_loss = F.softplus(-D_net(x)).mean() + F.softplus(D_net(losses["x_fake"].detach())).mean()
+        run.descend(d_loss, opt_d)
         return {"loss": losses["total"]} | {k: losses[k] for k in ("img", "h1", "h", "gan")} | {"d": d_loss}
 
     run.fit(len(train), step, dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d), "train generator")
     G.eval()
     card = run.card(train.sha256, reconstruction_metrics(encoder, G, load_dataset(config.dataset, "test", data_dir)))
-    save_model(G, Path(out) / "generator.safetensors", card)
+    if run.main:
+        save_model(G, Path(out) / "generator.safetensors", card)
+    run.barrier()
     return G, card
 
 

@@ -9,12 +9,31 @@
 ``fit`` owns what every recipe used to repeat: resuming from ``out/checkpoint.pt`` (parts and
 both RNGs, so a resumed run is the same run), each step's batch (``resumed_batches``), the
 progress bar, the loss history and a checkpoint every ``checkpoint_every`` steps and at the end.
-A step takes the batch's indices, makes its update (``descend`` is the usual one) and returns
-the loss, or a dict of scalars whose ``"loss"`` is recorded and the rest shown on the bar.
+A step takes the batch's indices, makes its update (``run.descend``) and returns the loss, or a
+dict of scalars whose ``"loss"`` is recorded and the rest shown on the bar.
+
+Under ``torchrun --nproc_per_node=N`` (``distributed``) the same recipe trains N processes with
+DistributedDataParallel; three habits keep each step the single-process step on the same batch:
+
+    net = run.distribute(model)                  # DDP when several processes train; ``model`` itself otherwise
+    x = augment(x_train[idx], run.gen)           # the GLOBAL batch, its randomness drawn whole on every rank
+    x, y = run.shard(x, y_train[idx])            # then this rank's equal share of it
+    loss = F.cross_entropy(net(x), y)            # a batch mean: DDP averages the gradients over the ranks
+    run.descend(loss, opt, sched)
+    ...
+    if run.main:                                 # rank 0 alone writes; the others wait at the barrier
+        save_model(model, path, card)
+    run.barrier()
+
+``fit`` splits nothing itself: it checks that the batch splits evenly, resumes every rank from rank 0's
+checkpoint, averages the logged losses over the ranks, and lets rank 0 alone show progress and write
+checkpoints (with every rank's torch RNG, so a resumed run is the same run). ``amp="bf16"`` or
+``"fp16"`` runs each step's forward under autocast (fp16 with a gradient scaler, CUDA only).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -30,6 +49,7 @@ from tqdm import tqdm
 
 from ..io import atomic_write
 from ..models.device import pick_device
+from . import distributed
 
 Step = Callable[[torch.Tensor], "torch.Tensor | dict[str, torch.Tensor]"]
 
@@ -81,25 +101,64 @@ class Checkpoint:
     def load(self) -> dict[str, Any]:
         return torch.load(self.path, map_location="cpu", weights_only=True)
 
-    def save_training(self, config: Any, step: int, elapsed: float, gen: torch.Generator, **parts) -> None:
-        """Save every part's state_dict (models, optimizers, schedulers), both RNGs and the step."""
+    def save_training(self, config: Any, step: int, elapsed: float, gen: torch.Generator,
+                      rank_rng: list[dict] | None = None, **parts) -> None:  # fmt: skip
+        """Save every part's state_dict (models, optimizers, schedulers), both RNGs and the step.
+
+        Args:
+            rank_rng: under several processes, each rank's torch RNG states (``rank_rng_state``), in rank order.
+        """
         state = {name: part.state_dict() for name, part in parts.items()}
+        extra = {} if rank_rng is None else {"rank_rng": rank_rng}
         self.save(dict(state, rng=gen.get_state(), torch_rng=torch.get_rng_state(), step=step,
-                       elapsed=elapsed, config_hash=config_hash(config)))  # fmt: skip
+                       elapsed=elapsed, config_hash=config_hash(config), **extra))  # fmt: skip
 
     def resume(self, config: Any, gen: torch.Generator, **parts) -> tuple[int, float]:
         """Restore the parts and both RNGs if a checkpoint of this very config exists, so a
         resumed run is the same run; returns (step, wall seconds already spent), else (0, 0)."""
-        if not self.exists():
-            return 0, 0.0
-        state = self.load()
-        if state["config_hash"] != config_hash(config):
+        return self.restore(self.load() if self.exists() else None, config, gen, **parts)
+
+    def restore(self, state: dict[str, Any] | None, config: Any, gen: torch.Generator, **parts) -> tuple[int, float]:
+        """``resume`` from a loaded checkpoint ``state`` (None: nothing to resume). A part the
+        checkpoint lacks and that can start afresh (the fp16 loss scale) keeps its state."""
+        if state is None or state["config_hash"] != config_hash(config):
             return 0, 0.0
         for name, part in parts.items():
-            part.load_state_dict(state[name])
+            if name in state or name not in OPTIONAL_PARTS:
+                part.load_state_dict(state[name])
         gen.set_state(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         return int(state["step"]), float(state.get("elapsed", 0.0))
+
+
+OPTIONAL_PARTS = {"amp_scaler"}  # parts a run adds by itself; a checkpoint made without them still resumes
+AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_amp(amp: str | None, device: torch.device) -> str | None:
+    """The autocast precision to train in (None: full precision), or a one-line error."""
+    if amp in (None, "", "none"):
+        return None
+    if amp not in AMP:
+        raise ValueError(f"unknown amp {amp!r}; valid: {', '.join(AMP)}, none")
+    if amp == "fp16" and device.type != "cuda":
+        raise ValueError(f"amp fp16 needs CUDA (a gradient scaler and fp16 kernels); on {device.type} use bf16 or none")
+    if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"amp bf16 is not supported by {torch.cuda.get_device_name(device)}; use fp16 or none")
+    return amp
+
+
+def rank_rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's torch RNG states (the CPU's, and its GPU's on CUDA): what dropout draws from."""
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def rank_seed(seed: int, rank: int, step: int) -> int:
+    """A seed for rank ``rank``'s own torch RNG stream from the run's one seed (and the step it starts at)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{rank}:{step}".encode()).digest()[:7], "little")
 
 
 def command_line() -> str:
@@ -110,8 +169,12 @@ def command_line() -> str:
     return " ".join(argv)
 
 
-def make_card(config: Any, seed: int, dataset_sha256: str, wall_seconds: float, metrics: dict) -> dict:
-    """The JSON card that goes next to shipped weights."""
+def make_card(config: Any, seed: int, dataset_sha256: str, wall_seconds: float, metrics: dict, **launch) -> dict:
+    """The JSON card that goes next to shipped weights.
+
+    Args:
+        launch: how the run was made when that is not one process in full precision (``processes``, ``amp``).
+    """
     return {
         "training_config": dataclasses.asdict(config),
         "command": command_line(),
@@ -121,6 +184,7 @@ def make_card(config: Any, seed: int, dataset_sha256: str, wall_seconds: float, 
         "metrics": metrics,
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        **launch,
         "date": time.strftime("%Y-%m-%d"),
     }
 
@@ -156,20 +220,92 @@ class Run:
     checkpoint_every: int = 200
     started: float = field(default_factory=time.time)
     elapsed: float = 0.0  # wall seconds spent by earlier processes of this run (after a resume)
-    history: list[float] = field(default_factory=list)  # losses of this process's steps
+    history: list[float] = field(default_factory=list)  # losses of this process's steps (averaged over the ranks)
+    amp: str | None = None  # "bf16" or "fp16": each step's forward under autocast; None: full precision
+    scaler: Any = None  # fp16's gradient scaler, a part of the checkpoint
+    distributed: list[torch.nn.Module] = field(default_factory=list)  # the modules handed to ``distribute``
 
     @classmethod
     def start(cls, config: Any, out: str | Path, device: str | None = None, quiet: bool = False,
-              checkpoint_every: int = 200) -> "Run":  # fmt: skip
-        """Pick the device and seed torch's global RNG and the run's generator from ``config.seed``.
+              checkpoint_every: int = 200, amp: str | None = None) -> "Run":  # fmt: skip
+        """Pick the device, join torchrun's processes if it started this one, and seed torch's global
+        RNG and the run's generator from ``config.seed`` (the same on every rank).
 
         Call it first: the recipe's model initialisation and draws then follow from the seed.
+
+        Args:
+            amp: "bf16" or "fp16" to run each step's forward under autocast (fp16 on CUDA only); None: off.
         """
         started = time.time()
-        dev = pick_device(device)
+        dev = distributed.init(pick_device(device))
+        amp = check_amp(amp, dev)
+        distributed.check_batch(config.batch_size)  # fail before any data is read
         torch.manual_seed(config.seed)
         gen = torch.Generator().manual_seed(config.seed)
-        return cls(config, Path(out), dev, gen, quiet, checkpoint_every, started)
+        scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
+        return cls(config, Path(out), dev, gen, quiet, checkpoint_every, started, amp=amp, scaler=scaler)
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes the files (rank 0; always in a single process)."""
+        return distributed.is_main()
+
+    @property
+    def world_size(self) -> int:
+        """How many processes train together."""
+        return distributed.world_size()
+
+    def barrier(self) -> None:
+        """Wait for every process (after rank 0 wrote the weights, so none returns before they exist)."""
+        distributed.barrier()
+
+    def distribute(self, module: torch.nn.Module, fn: Callable[..., Any] | None = None) -> Callable[..., Any]:
+        """The network a step calls so that several processes train it as one (DistributedDataParallel).
+
+        Args:
+            module: a network with trainable parameters, on ``run.device``.
+            fn: what the step computes with it, ``fn(module, *args)``, when that is not ``module(*args)``
+                (``CINN.log_prob``): DDP averages the gradients of what goes through its own call.
+        Returns:
+            ``module`` (or ``partial(fn, module)``) in a single process; else a DistributedDataParallel.
+            Give ``fit`` the module itself as a part: its state_dict is the checkpoint's.
+        """
+        if any(module is seen for seen in self.distributed):
+            raise ValueError(f"{type(module).__name__} is distributed twice; compute everything in one fn instead")
+        self.distributed.append(module)
+        return distributed.distribute(module, self.device, fn)
+
+    def shard(self, *batches: torch.Tensor) -> Any:
+        """This rank's equal share of each global batch (dim 0): all of it in a single process.
+
+        Draw a step's randomness for the whole batch first, then shard, so that a step does not
+        depend on the number of processes.
+        """
+        shards = tuple(distributed.shard(b) for b in batches)
+        return shards[0] if len(shards) == 1 else shards
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The precision a step's forward runs in: autocast to bf16/fp16 with ``amp``, else unchanged."""
+        if self.amp is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=AMP[self.amp])
+
+    def descend(self, loss: torch.Tensor, opt: torch.optim.Optimizer, sched=None, clip: float | None = None) -> None:
+        """``descend`` in the run's precision: the backward pass and the update outside autocast, an
+        fp16 loss scaled (and unscaled before clipping). In full precision it is ``descend`` itself."""
+        if self.amp is None:
+            return descend(loss, opt, sched, clip)
+        with torch.autocast(self.device.type, enabled=False):
+            if self.scaler is None:
+                return descend(loss, opt, sched, clip)
+            opt.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if clip is not None:
+                self.scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_([p for group in opt.param_groups for p in group["params"]], clip)
+            self.scaler.step(opt)  # skipped when the scaled gradients overflowed
+            if sched is not None:
+                sched.step()
 
     def batch_size(self, n: int) -> int:
         """The configured batch size, or the whole set when it is smaller."""
@@ -187,7 +323,7 @@ class Run:
         """Train from the checkpoint in ``out`` (if one of this config is there) to the last step.
 
         Args:
-            n: examples in the training set; each step gets the indices of one batch of them.
+            n: examples in the training set; each step gets the indices of one (global) batch of them.
             step: makes one update from a batch's indices (B,) and returns its loss (a scalar
                 tensor) or a dict of scalars with the loss under ``"loss"``.
             parts: everything with a state_dict the run needs to go on (networks, optimizers,
@@ -195,23 +331,69 @@ class Run:
         Returns:
             the losses of the steps this call made (after a resume: since the resume).
         """
+        batch_size = self.batch_size(n)
+        distributed.check_batch(batch_size)
+        world = distributed.world_size()
+        if self.scaler is not None:
+            parts = dict(parts, amp_scaler=self.scaler)
+        if world > 1:
+            self._check_distributed(parts)
         ckpt = Checkpoint(self.out)
-        done, self.elapsed = ckpt.resume(self.config, self.gen, **parts)
+        state = distributed.broadcast(ckpt.load() if self.main and ckpt.exists() else None)  # no shared disk needed
+        done, self.elapsed = ckpt.restore(state, self.config, self.gen, **parts)
+        if world > 1:
+            self._seed_rank(state if done else None, done)
         total = self.total_steps(n)
-        bar = tqdm(total=total, initial=done, disable=self.quiet, desc=desc, dynamic_ncols=True, mininterval=2)
-        for idx in resumed_batches(n, self.batch_size(n), self.config.seed, done, total):
-            logs = step(idx)
+        bar = tqdm(total=total, initial=done, disable=self.quiet or not self.main, desc=desc, dynamic_ncols=True, mininterval=2)
+        for idx in resumed_batches(n, batch_size, self.config.seed, done, total):
+            with self.autocast():
+                logs = step(idx)
+            if self.scaler is not None:
+                self.scaler.update()
             logs = logs if isinstance(logs, dict) else {"loss": logs}
+            if world > 1:  # each rank's shard mean → the batch mean (equal shards)
+                values = torch.stack([v.detach().float().reshape(()) for v in logs.values()])
+                logs = dict(zip(logs, distributed.average(values)))
             done += 1
             self.history.append(logs["loss"].item())
             bar.update(1)
-            if not self.quiet:
+            if not self.quiet and self.main:
                 bar.set_postfix({k: f"{v.item():.3f}" for k, v in logs.items()}, refresh=False)
             if done % self.checkpoint_every == 0 or done == total:
-                ckpt.save_training(self.config, done, self.wall_seconds(), self.gen, **parts)
+                self._save(ckpt, done, parts)
         bar.close()
+        if world > 1:  # DDP gives every rank rank 0's buffers (BatchNorm's statistics) before each forward; after the last too
+            distributed.broadcast_buffers(self.distributed)
         return self.history
+
+    def _check_distributed(self, parts: dict[str, Any]) -> None:
+        """A one-line error for a trained network the recipe did not hand to ``distribute``: its
+        gradients would not be averaged and the ranks' copies would drift apart."""
+        for name, part in parts.items():
+            trains = isinstance(part, torch.nn.Module) and any(p.requires_grad for p in part.parameters())
+            if trains and not any(part is seen for seen in self.distributed):
+                raise ValueError(f"part {name!r} trains but was not given to run.distribute; its ranks would drift apart")
+
+    def _seed_rank(self, state: dict[str, Any] | None, done: int) -> None:
+        """Give each rank its own torch RNG stream (dropout masks differ over the shards): restored
+        from the checkpoint of a run with as many processes, else derived from the seed."""
+        rank, states = distributed.rank(), (state or {}).get("rank_rng")
+        if states is not None and len(states) == distributed.world_size():
+            torch.set_rng_state(states[rank]["torch"])
+            if "cuda" in states[rank] and self.device.type == "cuda":
+                torch.cuda.set_rng_state(states[rank]["cuda"], self.device)
+        else:
+            torch.manual_seed(rank_seed(self.config.seed, rank, done))
+
+    def _save(self, ckpt: Checkpoint, done: int, parts: dict[str, Any]) -> None:
+        """Rank 0 writes the checkpoint (with every rank's torch RNG when there are several)."""
+        rank_rng = distributed.gather(rank_rng_state(self.device)) if distributed.world_size() > 1 else None
+        if self.main:
+            ckpt.save_training(self.config, done, self.wall_seconds(), self.gen, rank_rng, **parts)
 
     def card(self, dataset_sha256: str, metrics: dict) -> dict:
         """The weights' card: the config, the command, the data, wall time, ``metrics`` and the loss summary."""
-        return make_card(self.config, self.config.seed, dataset_sha256, self.wall_seconds(), metrics | loss_summary(self.history))
+        launch = {"processes": self.world_size} if self.world_size > 1 else {}
+        launch |= {"amp": self.amp} if self.amp else {}
+        summary = metrics | loss_summary(self.history)
+        return make_card(self.config, self.config.seed, dataset_sha256, self.wall_seconds(), summary, **launch)
