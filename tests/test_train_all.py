@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 
+import numpy as np
 import pytest
 from cli_helpers import one_line_error, run
 
 import ppgn
 import ppgn.training.all as all_recipe
+from ppgn.data import FolderDataset
 from ppgn.io import load_npz
 from ppgn.training.all import AllTrainConfig, train_all
 
@@ -42,11 +45,11 @@ def test_a_rerun_keeps_finished_stages_and_a_killed_stage_resumes(tmp_path, monk
     calls = []
     generator_recipe = all_recipe.train_generator
 
-    def killed_once(config, out, *args):
+    def killed_once(config, out, *args, **launch):
         calls.append(config.noise)
         if len(calls) == 1:
             raise KeyboardInterrupt  # killed inside the generator stage
-        return generator_recipe(config, out, *args)
+        return generator_recipe(config, out, *args, **launch)
 
     monkeypatch.setattr(all_recipe, "train_generator", killed_once)
     with pytest.raises(KeyboardInterrupt):
@@ -73,3 +76,54 @@ def test_another_config_retrains_the_stages_it_changes(tmp_path):
 def test_bad_input_gives_one_line(tmp_path):
     one_line_error(run("train", "all", "--data", "imagenet", "--out", tmp_path / "x", "-q"), "imagenet", "valid")
     one_line_error(run("train", "all", "--data", "digits", "--out", tmp_path / "x", "--generator-epochs", 0, "-q"), "--generator-epochs must be > 0")
+
+
+def _colour_folder(root, per_class=24, side=40):
+    """Three classes told apart by colour and shape: red squares, green discs, blue bars, each jittered."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    for name, colour in (("red square", (220, 30, 30)), ("green disc", (30, 200, 60)), ("blue bar", (40, 60, 230))):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            image = Image.new("RGB", (side, side), (255, 255, 255))
+            draw = ImageDraw.Draw(image)
+            x, y = rng.integers(4, 12, 2)
+            shape = {"red square": draw.rectangle, "green disc": draw.ellipse}.get(name)
+            box = (x, y, x + 24, y + (24 if shape else 8))
+            (shape or draw.rectangle)(box, fill=colour)
+            image.save(root / name / f"{i:03d}.png")
+    return root
+
+
+def test_a_colour_folder_becomes_a_model_at_the_size_asked(tmp_path):
+    data = _colour_folder(tmp_path / "shapes")
+    out = tmp_path / "mine"
+    result = run("train", "all", "--data", data, "--size", 32, "--out", out, "--epochs", 1, "--width", 0.25,
+                 "--code-dim", 32, "--batch-size", 16, "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["classes"] == ["blue bar", "green disc", "red square"] and manifest["image_shape"] == [3, 32, 32]
+    train = FolderDataset(data, "train", 32)
+    assert manifest["data_sha256"] == train.fingerprint.sha256
+    for file in ("classifier", "evaluator", "generator"):  # every card names the data it was trained on
+        card = json.loads((out / f"{file}.json").read_text())
+        assert card["dataset_sha256"] == train.fingerprint.sha256 and str(data) in card["data"]
+    pipe = ppgn.load(out)
+    assert pipe.classes == ("blue bar", "green disc", "red square")
+    samples = run("sample", "--model", out, "--class", "green disc", "--num", 2, "--steps", 2, "--out", tmp_path / "g.npz", "-q")
+    assert samples.exit_code == 0, samples.output
+    images = load_npz(tmp_path / "g.npz", num_classes=3)["images"]
+    assert images.shape == (2, 32, 32, 3) and (images[..., 0] != images[..., 1]).any()  # colour, not grey in three channels
+
+
+def test_bad_folders_are_refused_before_anything_is_written(tmp_path):
+    data = _colour_folder(tmp_path / "shapes", per_class=4)
+    out = tmp_path / "out"
+    one_line_error(run("train", "all", "--data", data, "--size", 48, "--out", out, "-q"), "size 48", "28, 32, 64, 128")
+    (data / "green disc" / "notes.txt").write_text("not an image")
+    one_line_error(run("train", "all", "--data", data, "--out", out, "-q"), "notes.txt", "--skip-bad")
+    for name in ("green disc", "blue bar"):
+        shutil.rmtree(data / name)
+    one_line_error(run("train", "all", "--data", data, "--out", out, "-q"), "only one class", "red square")
+    assert not out.exists()  # nothing half-written

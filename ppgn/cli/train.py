@@ -21,6 +21,13 @@ train_app = typer.Typer(no_args_is_help=True, help="Train the networks (each res
 Epochs = typer.Option(None, help="Epochs.")
 Seed = typer.Option(None, help="Random seed.")
 TrainSubset = typer.Option(None, help="Train on this many examples only (0 = all).")
+Data = typer.Option(None, "--data", "--dataset", help="A built-in set (fashion-mnist, mnist, digits, emoji), a folder root/<class>/*.png|jpg|webp, or a contract .npz.")
+Size = typer.Option(None, help="Image side: 28, 32, 64 or 128, resized and centre-cropped (default: the data's own).")
+Channels = typer.Option(None, help="1 (grey) or 3 (RGB) (default: the data's own).")
+SkipBad = typer.Option(None, "--skip-bad/--no-skip-bad", help="Leave out files that are not images and empty class folders (counted in the card) instead of refusing.")
+BatchSize = typer.Option(None, help="Global batch size, over all processes under torchrun.")
+Amp = typer.Option(None, help="Autocast the forward passes: bf16 or fp16 (fp16 on CUDA only); default full precision.")
+Workers = typer.Option(0, help="Processes decoding images ahead of the training step.")
 
 
 def _config(cls, **options):
@@ -43,39 +50,64 @@ def _positive(config, *names: str) -> None:
             fail(f"--{name.replace('_', '-')} must be > 0, got {getattr(config, name)}")
 
 
-def _train(recipe, config, out: Path, data_dir, device, quiet) -> dict:
-    """Run ``recipe``; a missing dataset or weights file, or a bad value, becomes a one-line error."""
+def _default_out(config, name: str) -> Path:
+    """runs/<data>/<name>: the data's name, or its folder's or file's name."""
+    return Path("runs") / Path(str(config.dataset).rstrip("/")).stem / name
+
+
+def _train(recipe, config, out: Path, data_dir, device, quiet, **launch) -> dict:
+    """Run ``recipe``; a missing dataset or weights file, or a bad value, becomes a one-line error.
+
+    Args:
+        launch: ``amp`` and ``workers``, for the recipes that take them.
+    """
     from ..data import DataNotFoundError
     from ..models import WeightsError
     from ..models.user import UserNetworkError
 
     try:
-        _, card = recipe(config, out, data_dir, device, quiet)
+        _, card = recipe(config, out, data_dir, device, quiet, **launch)
     except (DataNotFoundError, WeightsError, UserNetworkError, ValueError) as err:
         fail(str(err))
     return card
+
+
+def _say(line: str) -> None:
+    """Print ``line`` from one process only (rank 0 under torchrun)."""
+    from ..training.distributed import is_main
+
+    if is_main():
+        typer.echo(line)
 
 
 def _classifier_command(model: str, summary: str):
     """The `train classifier` and `train evaluator` commands differ only in the model (and its default seed)."""
 
     def command(
-        dataset: Optional[str] = typer.Option(None, help="fashion-mnist or digits."),
-        out: Optional[Path] = typer.Option(None, help=f"Output folder (default runs/DATASET/{model})."),
+        data: Optional[str] = Data,
+        size: Optional[int] = Size,
+        channels: Optional[int] = Channels,
+        skip_bad: Optional[bool] = SkipBad,
+        out: Optional[Path] = typer.Option(None, help=f"Output folder (default runs/DATA/{model})."),
+        width: Optional[float] = typer.Option(None, help="Width multiplier of the network."),
         epochs: Optional[int] = Epochs,
+        batch_size: Optional[int] = BatchSize,
         seed: Optional[int] = Seed,
         train_subset: Optional[int] = TrainSubset,
+        amp: Optional[str] = Amp,
+        workers: int = Workers,
         data_dir: Optional[Path] = DataDir,
         device: Optional[str] = Device,
         quiet: bool = Quiet,
     ):
         from ..training.classifier import ClassifierTrainConfig, train_classifier
 
-        config = _config(ClassifierTrainConfig, model=model, dataset=dataset, epochs=epochs, seed=seed, train_subset=train_subset)
-        _positive(config, "epochs")
-        out = out or Path(f"runs/{config.dataset}/{model}")
-        card = _train(train_classifier, config, out, data_dir, device, quiet)
-        typer.echo(f"{model}: test accuracy {card['metrics']['test_accuracy']:.4f} → {out}")
+        config = _config(ClassifierTrainConfig, model=model, dataset=data, size=size, channels=channels, skip_bad=skip_bad, width=width,
+                         epochs=epochs, batch_size=batch_size, seed=seed, train_subset=train_subset)  # fmt: skip
+        _positive(config, "epochs", "batch_size", "width")
+        out = out or _default_out(config, model)
+        card = _train(train_classifier, config, out, data_dir, device, quiet, amp=amp, workers=workers)
+        _say(f"{model}: test accuracy {card['metrics']['test_accuracy']:.4f} → {out}")
 
     command.__doc__ = summary + " Options left out take ClassifierTrainConfig's defaults."
     return command
@@ -91,13 +123,21 @@ train_app.command("evaluator")(
 
 @train_app.command("generator")
 def train_generator_cmd(
-    dataset: Optional[str] = typer.Option(None, help="fashion-mnist or digits."),
-    classifier: Optional[Path] = typer.Option(None, help="The frozen encoder E (default runs/DATASET/classifier/classifier.safetensors)."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/generator)."),
+    data: Optional[str] = Data,
+    size: Optional[int] = Size,
+    channels: Optional[int] = Channels,
+    skip_bad: Optional[bool] = SkipBad,
+    classifier: Optional[Path] = typer.Option(None, help="The frozen encoder E (default runs/DATA/classifier/classifier.safetensors)."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATA/generator)."),
     noise: Optional[float] = typer.Option(None, help="Noise on h in per-unit stds (0 = noiseless Joint PPGN-h)."),
+    width: Optional[float] = typer.Option(None, help="G's width multiplier (4 as shipped)."),
+    d_width: Optional[float] = typer.Option(None, help="D's width multiplier (2 as shipped)."),
     epochs: Optional[int] = Epochs,
+    batch_size: Optional[int] = BatchSize,
     seed: Optional[int] = Seed,
     train_subset: Optional[int] = TrainSubset,
+    amp: Optional[str] = Amp,
+    workers: int = Workers,
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
@@ -105,41 +145,49 @@ def train_generator_cmd(
     """Train G (and D) as in Joint PPGN-h: L_img + L_h1 + L_h + L_GAN, noise on h. Options left out take GeneratorTrainConfig's defaults."""
     from ..training.generator import GeneratorTrainConfig, train_generator
 
-    config = _config(GeneratorTrainConfig, dataset=dataset, classifier=_text(classifier), noise=noise,
-                     epochs=epochs, seed=seed, train_subset=train_subset)  # fmt: skip
-    _positive(config, "epochs")
+    config = _config(GeneratorTrainConfig, dataset=data, size=size, channels=channels, skip_bad=skip_bad, classifier=_text(classifier),
+                     noise=noise, width=width, d_width=d_width, epochs=epochs, batch_size=batch_size, seed=seed,
+                     train_subset=train_subset)  # fmt: skip
+    _positive(config, "epochs", "batch_size", "width", "d_width")
     if config.noise < 0:
         fail(f"--noise must be >= 0, got {config.noise}")
-    out = out or Path(f"runs/{config.dataset}/generator")
-    card = _train(train_generator, config, out, data_dir, device, quiet)
-    typer.echo(f"generator: {card['metrics']} → {out}")
+    out = out or _default_out(config, "generator")
+    card = _train(train_generator, config, out, data_dir, device, quiet, amp=amp, workers=workers)
+    _say(f"generator: {card['metrics']} → {out}")
 
 
 def _dae_command(space: str, summary: str):
     """`train dae-h` and `train dae-x` differ only in the space the DAE models (and its defaults)."""
 
     def command(
-        dataset: Optional[str] = typer.Option(None, help="fashion-mnist or digits."),
-        classifier: Optional[Path] = typer.Option(None, help="The frozen encoder E, for dae-h (default runs/DATASET/classifier/classifier.safetensors)."),
-        out: Optional[Path] = typer.Option(None, help=f"Output folder (default runs/DATASET/dae-{space})."),
+        data: Optional[str] = Data,
+        size: Optional[int] = Size,
+        channels: Optional[int] = Channels,
+        skip_bad: Optional[bool] = SkipBad,
+        classifier: Optional[Path] = typer.Option(None, help="The frozen encoder E, for dae-h (default runs/DATA/classifier/classifier.safetensors)."),
+        out: Optional[Path] = typer.Option(None, help=f"Output folder (default runs/DATA/dae-{space})."),
         noise: Optional[float] = typer.Option(None, help="Noise σ (per-unit stds of h, or pixel units of x)."),
         epochs: Optional[int] = Epochs,
+        batch_size: Optional[int] = BatchSize,
         seed: Optional[int] = Seed,
         train_subset: Optional[int] = TrainSubset,
+        amp: Optional[str] = Amp,
+        workers: int = Workers,
         data_dir: Optional[Path] = DataDir,
         device: Optional[str] = Device,
         quiet: bool = Quiet,
     ):
         from ..training.dae import DAETrainConfig, train_dae
 
-        config = _config(DAETrainConfig, space=space, dataset=dataset, classifier=_text(classifier), noise=noise,
-                         epochs=epochs, seed=seed, train_subset=train_subset)  # fmt: skip
+        config = _config(DAETrainConfig, space=space, dataset=data, size=size, channels=channels, skip_bad=skip_bad,
+                         classifier=_text(classifier), noise=noise, epochs=epochs, batch_size=batch_size, seed=seed,
+                         train_subset=train_subset)  # fmt: skip
         if config.noise <= 0:
             fail(f"--noise must be > 0 for a denoising autoencoder, got {config.noise}")
-        _positive(config, "epochs")
-        out = out or Path(f"runs/{config.dataset}/dae-{space}")
-        card = _train(train_dae, config, out, data_dir, device, quiet)
-        typer.echo(f"dae-{space}: {card['metrics']} → {out}")
+        _positive(config, "epochs", "batch_size")
+        out = out or _default_out(config, f"dae-{space}")
+        card = _train(train_dae, config, out, data_dir, device, quiet, amp=amp, workers=workers)
+        _say(f"dae-{space}: {card['metrics']} → {out}")
 
     command.__doc__ = summary + " Options left out take DAETrainConfig's defaults for this space."
     return command
@@ -168,6 +216,8 @@ def train_cinn_cmd(
     noise: Optional[float] = typer.Option(None, help="σ of gaussian dequantisation, on pixels in [0, 1]."),
     train_subset: Optional[int] = TrainSubset,
     seed: Optional[int] = Seed,
+    batch_size: Optional[int] = BatchSize,
+    amp: Optional[str] = Amp,
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
@@ -181,7 +231,7 @@ def train_cinn_cmd(
         CINNTrainConfig, dataset=dataset, epochs=epochs, layout=layout, blocks=blocks, hidden=hidden,
         conv_blocks=scales["conv-blocks"], conv_hidden=scales["conv-hidden"], cond_features=cond_features,
         class_weight=class_weight, class_batch=class_batch, clamp=clamp, lr=lr, dequantisation=dequantisation,
-        noise=noise, train_subset=train_subset, seed=seed,
+        noise=noise, train_subset=train_subset, seed=seed, batch_size=batch_size,
     )  # fmt: skip
     if config.dataset not in ("mnist", "fashion-mnist", "digits"):
         fail(f"unknown dataset {config.dataset!r}; valid: mnist, fashion-mnist, digits")
@@ -193,8 +243,8 @@ def train_cinn_cmd(
     if len(config.conv_blocks) != len(config.conv_hidden):
         fail(f"--conv-blocks and --conv-hidden need one entry per scale, got {config.conv_blocks} and {config.conv_hidden}")
     out = out or Path(f"runs/{config.dataset}/cinn")
-    card = _train(train_cinn, config, out, data_dir, device, quiet)
-    typer.echo(f"cinn: {card['metrics']} → {out}")
+    card = _train(train_cinn, config, out, data_dir, device, quiet, amp=amp)
+    _say(f"cinn: {card['metrics']} → {out}")
 
 
 def _positive_ints(option: str, text: str) -> tuple[int, ...]:
@@ -218,6 +268,8 @@ def train_flow_prior_cmd(
     blocks: Optional[int] = typer.Option(None, help="Permute + GLOW coupling blocks."),
     hidden: Optional[int] = typer.Option(None, help="Sub-network width."),
     seed: Optional[int] = Seed,
+    batch_size: Optional[int] = BatchSize,
+    amp: Optional[str] = Amp,
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
@@ -226,15 +278,15 @@ def train_flow_prior_cmd(
     from ..training.flow_prior import FlowPriorTrainConfig, train_flow_prior
 
     config = _config(FlowPriorTrainConfig, dataset=dataset, classifier=_text(classifier), noise=noise,
-                     epochs=epochs, blocks=blocks, hidden=hidden, seed=seed)  # fmt: skip
+                     epochs=epochs, blocks=blocks, hidden=hidden, seed=seed, batch_size=batch_size)  # fmt: skip
     if config.dataset not in ("fashion-mnist", "digits"):
         fail(f"unknown dataset {config.dataset!r}; valid: fashion-mnist, digits")
     if config.noise <= 0:
         fail(f"--noise must be > 0 (codes are post-ReLU: without smoothing they have no density), got {config.noise}")
     _positive(config, "epochs", "blocks", "hidden")
     out = out or Path(f"runs/{config.dataset}/flow-prior")
-    card = _train(train_flow_prior, config, out, data_dir, device, quiet)
-    typer.echo(f"flow-prior: {card['metrics']} → {out}")
+    card = _train(train_flow_prior, config, out, data_dir, device, quiet, amp=amp)
+    _say(f"flow-prior: {card['metrics']} → {out}")
 
 
 @train_app.command("colorizer")
@@ -246,6 +298,8 @@ def train_colorizer_cmd(
     blocks: Optional[int] = typer.Option(None, help="Permute + GLOW coupling blocks."),
     hidden: Optional[int] = typer.Option(None, help="Sub-network channels."),
     seed: Optional[int] = Seed,
+    batch_size: Optional[int] = BatchSize,
+    amp: Optional[str] = Amp,
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
@@ -253,15 +307,15 @@ def train_colorizer_cmd(
     """Train the colourisation cINN p(colour | grey) by maximum likelihood. Options left out take ColorizerTrainConfig's defaults."""
     from ..training.colorize import ColorizerTrainConfig, train_colorizer
 
-    config = _config(ColorizerTrainConfig, source=source, size=size, epochs=epochs, blocks=blocks, hidden=hidden, seed=seed)
+    config = _config(ColorizerTrainConfig, source=source, size=size, epochs=epochs, blocks=blocks, hidden=hidden, seed=seed, batch_size=batch_size)
     if config.source != "emoji" and not Path(config.source).is_dir():
         fail(f"--source must be emoji or an existing folder of images, got {config.source!r}")
     if config.size < 4 or config.size % 2:
         fail(f"--size must be an even number >= 4, got {config.size}")
     _positive(config, "epochs", "blocks", "hidden")
     out = out or Path("runs/emoji/colorizer")
-    card = _train(train_colorizer, config, out, data_dir, device, quiet)
-    typer.echo(f"colorizer: {card['metrics']} → {out}")
+    card = _train(train_colorizer, config, out, data_dir, device, quiet, amp=amp)
+    _say(f"colorizer: {card['metrics']} → {out}")
 
 
 @train_app.command("condition-net")
@@ -271,6 +325,8 @@ def train_condition_net_cmd(
     out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/condition-FACTORY)."),
     epochs: Optional[int] = Epochs,
     seed: Optional[int] = Seed,
+    batch_size: Optional[int] = BatchSize,
+    amp: Optional[str] = Amp,
     train_subset: Optional[int] = TrainSubset,
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
@@ -279,11 +335,11 @@ def train_condition_net_cmd(
     """Train any user network (a factory returning logits) by cross-entropy, to plug in as a condition. Options left out take ConditionNetTrainConfig's defaults."""
     from ..training.condition_net import ConditionNetTrainConfig, train_condition_net
 
-    config = _config(ConditionNetTrainConfig, module=module, dataset=dataset, epochs=epochs, seed=seed, train_subset=train_subset)
+    config = _config(ConditionNetTrainConfig, module=module, dataset=dataset, epochs=epochs, seed=seed, batch_size=batch_size, train_subset=train_subset)
     _positive(config, "epochs")
     out = out or Path(f"runs/{config.dataset}/condition-{module.rpartition(':')[2]}")
-    card = _train(train_condition_net, config, out, data_dir, device, quiet)
-    typer.echo(f"{module}: {card['metrics']} → {out}")
+    card = _train(train_condition_net, config, out, data_dir, device, quiet, amp=amp)
+    _say(f"{module}: {card['metrics']} → {out}")
 
 
 @train_app.command("captioner")
@@ -292,6 +348,8 @@ def train_captioner_cmd(
     out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/captioner)."),
     epochs: Optional[int] = Epochs,
     seed: Optional[int] = Seed,
+    batch_size: Optional[int] = BatchSize,
+    amp: Optional[str] = Amp,
     train_subset: Optional[int] = TrainSubset,
     model: str = typer.Option("fashion-mnist", help="Whose encoder E the captioner reads: a shipped model name or a folder."),
     classifier: Optional[str] = typer.Option(
@@ -304,29 +362,38 @@ def train_captioner_cmd(
     """Train the captioner (encoder + GRU decoder) on captions measured from the pixels. Options left out take CaptionerTrainConfig's defaults."""
     from ..training.captioner import CaptionerTrainConfig, train_captioner
 
-    config = _config(CaptionerTrainConfig, dataset=dataset, epochs=epochs, seed=seed, train_subset=train_subset)
+    config = _config(CaptionerTrainConfig, dataset=dataset, epochs=epochs, seed=seed, batch_size=batch_size, train_subset=train_subset)
     _positive(config, "epochs")
     if classifier is None:  # the command line reads --model's E, which the library config cannot look up
         classifier = str(load_pipeline(model, None, kind="ppgn").folder / "classifier.safetensors")
     config = replace(config, classifier="" if classifier.lower() == "none" else classifier)
     out = out or Path(f"runs/{config.dataset}/captioner")
-    card = _train(train_captioner, config, out, data_dir, device, quiet)
-    typer.echo(f"captioner: {card['metrics']} → {out}")
+    card = _train(train_captioner, config, out, data_dir, device, quiet, amp=amp)
+    _say(f"captioner: {card['metrics']} → {out}")
 
 
 @train_app.command("all")
 def train_all_cmd(
-    data: str = typer.Option(..., help="The dataset: a built-in name (fashion-mnist, mnist, digits)."),
+    data: str = typer.Option(..., help="A built-in set (fashion-mnist, mnist, digits, emoji), a folder root/<class>/*.png|jpg|webp, or a contract .npz."),
     out: Path = typer.Option(..., help="The model folder to write (manifest.json and every network's weights)."),
+    size: Optional[int] = Size,
+    channels: Optional[int] = Channels,
+    skip_bad: Optional[bool] = SkipBad,
+    width: Optional[float] = typer.Option(None, help="Width multiplier of every network (E/C ×1, G ×4, D ×2 as shipped)."),
+    generator_width: Optional[float] = typer.Option(None, help="G's own width multiplier (default 4 × --width)."),
+    code_dim: Optional[int] = typer.Option(None, help="Size of the code h."),
     epochs: Optional[int] = typer.Option(None, help="Epochs of every stage (default: each recipe's own)."),
     classifier_epochs: Optional[int] = typer.Option(None, help="Epochs of E/C (overrides --epochs)."),
     evaluator_epochs: Optional[int] = typer.Option(None, help="Epochs of the evaluator (overrides --epochs)."),
     generator_epochs: Optional[int] = typer.Option(None, help="Epochs of G (overrides --epochs)."),
     dae_epochs: Optional[int] = typer.Option(None, help="Epochs of each DAE (overrides --epochs)."),
+    batch_size: Optional[int] = BatchSize,
     noiseless: bool = typer.Option(False, help="Also train G without noise on h (presets dgn-am, ppgn-x, ppgn-h, noiseless-joint-ppgn-h)."),
     daes: bool = typer.Option(False, help="Also train the DAEs on h and on x (presets ppgn-h, ppgn-x)."),
     seed: Optional[int] = Seed,
     train_subset: Optional[int] = TrainSubset,
+    amp: Optional[str] = Amp,
+    workers: int = Workers,
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
@@ -335,13 +402,16 @@ def train_all_cmd(
     the DAEs), then manifest.json. Rerun the same command after a kill: finished stages are kept."""
     from ..training.all import AllTrainConfig, train_all
 
-    config = _config(AllTrainConfig, data=data, epochs=epochs, classifier_epochs=classifier_epochs, evaluator_epochs=evaluator_epochs,
-                     generator_epochs=generator_epochs, dae_epochs=dae_epochs, noiseless=noiseless, daes=daes, seed=seed,
-                     train_subset=train_subset)  # fmt: skip
-    for name in ("epochs", "classifier_epochs", "evaluator_epochs", "generator_epochs", "dae_epochs"):
+    config = _config(AllTrainConfig, data=data, size=size, channels=channels, skip_bad=skip_bad, width=width, generator_width=generator_width,
+                     code_dim=code_dim,
+                     epochs=epochs, classifier_epochs=classifier_epochs, evaluator_epochs=evaluator_epochs,
+                     generator_epochs=generator_epochs, dae_epochs=dae_epochs, batch_size=batch_size, noiseless=noiseless,
+                     daes=daes, seed=seed, train_subset=train_subset)  # fmt: skip
+    for name in ("epochs", "classifier_epochs", "evaluator_epochs", "generator_epochs", "dae_epochs", "batch_size"):
         if getattr(config, name) is not None:
             _positive(config, name)
     say = (lambda line: None) if quiet else (lambda line: typer.echo(line, err=True))
-    manifest = _train(lambda c, o, d, dev, q: (None, train_all(c, o, d, dev, q, say)), config, out, data_dir, device, quiet)
-    typer.echo(f"{len(manifest['classes'])} classes, images {tuple(manifest['image_shape'])} → {out} "
-               f"(ppgn sample --model {out} --class {manifest['classes'][0]!r} ...)")
+    manifest = _train(lambda c, o, d, dev, q: (None, train_all(c, o, d, dev, q, say, amp=amp, workers=workers)),
+                      config, out, data_dir, device, quiet)  # fmt: skip
+    _say(f"{len(manifest['classes'])} classes, images {tuple(manifest['image_shape'])} → {out} "
+         f"(ppgn sample --model {out} --class {manifest['classes'][0]!r} ...)")

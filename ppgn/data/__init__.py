@@ -14,6 +14,7 @@ from .datasets import (
     load_fashion_mnist,
     make_loader,
     parse_class,
+    take_subset,
     to_tensor,
     to_uint8,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_dataset",
     "make_loader",
+    "take_subset",
     "open_dataset",
     "parse_class",
     "read_idx",

@@ -336,16 +336,20 @@ class ArrayDataset(torch.utils.data.Dataset):
         labels: int (N,), indices into ``classes``.
         size: side S of the items; None: the arrays' own (``infer_size`` if not square or not supported).
         channels: 1 or 3; None: the arrays' own.
-        augment: a transform the training loop may apply to a batch, ``augment(x, generator)``, or None.
+        augment: a transform the training loop may apply to a batch, ``augment(x, generator, u=...)``
+            with ``augment.draws`` uniform numbers per image, or None.
+        background: the value of the images' background in [-1, 1] (what a shift brings in);
+            None: unknown, repeat the border.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, classes: Sequence[str], name: str,
                  fingerprint: Fingerprint, size: int | None = None, channels: int | None = None,
-                 augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None):
+                 augment: Callable[..., torch.Tensor] | None = None, background: float | None = None):
         images = np.asarray(images, dtype=np.uint8)
         self.images = images[..., None] if images.ndim == 3 else images  # (N, H, W, C)
         self.labels = np.asarray(labels, dtype=np.int64)
         self.classes, self.name, self.fingerprint, self.augment = tuple(classes), name, fingerprint, augment
+        self.background = background
         _, h, w, c = self.images.shape
         native = h if h == w and h in SIZES else infer_size([min(h, w)])
         self.size = check_size(size) or native
@@ -378,6 +382,21 @@ class ArrayDataset(torch.utils.data.Dataset):
         return f"{type(self).__name__}({self.name!r}, {len(self)} images, shape {self.image_shape}, {len(self.classes)} classes)"
 
 
+def take_subset(dataset: torch.utils.data.Dataset, n: int, generator: torch.Generator | None = None) -> torch.utils.data.Dataset:
+    """A random subset of ``n`` items of a torch dataset (the dataset itself if ``n`` is 0 or >= its size).
+
+    Draws as ``ImageDataset.subset`` does, so a run on a built-in set picks the same examples.
+    The subset keeps the dataset's ``classes``, ``image_shape``, ``fingerprint``, ``augment`` and ``background``.
+    """
+    if not n or n >= len(dataset):
+        return dataset
+    subset = torch.utils.data.Subset(dataset, torch.randperm(len(dataset), generator=generator)[:n].tolist())
+    for name in ("classes", "image_shape", "fingerprint", "augment", "background", "name"):
+        setattr(subset, name, getattr(dataset, name, None))
+    subset.labels = np.asarray(dataset.labels)[subset.indices]
+    return subset
+
+
 def _one_thread(_worker_id: int) -> None:
     torch.set_num_threads(1)  # the workers decode images; one thread each keeps them off each other's cores
 
@@ -391,8 +410,10 @@ def make_loader(dataset: torch.utils.data.Dataset, batch_sampler: Iterable[Seque
         batch_sampler: the batches as lists of indices (the training loop's own order); if None,
             batches of ``batch_size``, shuffled with ``generator`` when ``shuffle``.
     """
-    common = dict(num_workers=num_workers, worker_init_fn=_one_thread if num_workers else None)
+    # A loader of its own generator: iterating one never draws from torch's global RNG (dropout's),
+    # so a training run resumed mid-way draws exactly what an unbroken one does.
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    common = dict(num_workers=num_workers, worker_init_fn=_one_thread if num_workers else None, generator=generator)
     if batch_sampler is not None:
         return torch.utils.data.DataLoader(dataset, batch_sampler=batch_sampler, **common)
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                                       drop_last=drop_last, **common)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, **common)

@@ -340,10 +340,11 @@ def emoji_dataset(split: str = "train", size: int | None = None, channels: int |
     summary = (f"emoji: {split} split, {len(keep)} of {len(data['labels'])} emoji (every 10th of each class is test), "
                f"{len(classes)} classes, {size}×{size}, from {data.get('source', 'a cache')}")
     return ArrayDataset(images, labels, classes, "emoji", Fingerprint(sha256_arrays(images, labels), summary),
-                        size, check_channels(channels), augment=augment_emoji)
+                        size, check_channels(channels), augment=augment_emoji, background=1.0)
 
 
-def augment_emoji(x: torch.Tensor, generator: torch.Generator, shift: float = 1 / 16, scale: float = 0.1) -> torch.Tensor:
+def augment_emoji(x: torch.Tensor, generator: torch.Generator | None = None, shift: float = 1 / 16, scale: float = 0.1,
+                  u: torch.Tensor | None = None) -> torch.Tensor:
     """Small random shifts and scales of a batch, one per image, filling with white (see the module's notes).
 
     Args:
@@ -351,16 +352,23 @@ def augment_emoji(x: torch.Tensor, generator: torch.Generator, shift: float = 1 
         generator: draws the shifts and scales (3 numbers an image), on its own device.
         shift: the largest shift, a fraction of the side (1/16: ±4 px at 64).
         scale: the largest relative change of size (0.1: 90% to 110%).
+        u: the draws themselves, uniform (B, 3) (``augment_emoji.draws`` an image), instead of
+            ``generator``: the training loop draws them for a whole batch and gives each process its rows.
 
     Returns:
         float (B, C, H, W), bilinearly resampled.
     """
     import torch.nn.functional as F
 
-    u = torch.rand(x.shape[0], 3, generator=generator, device=generator.device).to(x.device, torch.float32)
+    if u is None:
+        u = torch.rand(x.shape[0], augment_emoji.draws, generator=generator, device=generator.device)
+    u = u.to(x.device, torch.float32)
     zoom = 1 + scale * (2 * u[:, 0] - 1)
     theta = torch.zeros(x.shape[0], 2, 3, device=x.device)
     theta[:, 0, 0] = theta[:, 1, 1] = 1 / zoom  # output pixel p samples the input at p / zoom + t
     theta[:, :, 2] = 2 * shift * (2 * u[:, 1:] - 1)  # the image spans 2 units of the grid
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x - 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + 1  # outside: white
+
+
+augment_emoji.draws = 3  # uniform numbers an image: zoom, shift x, shift y

@@ -148,6 +148,7 @@ class FolderDataset(torch.utils.data.Dataset):
     """
 
     augment = None  # no augmentation is assumed right for images we know nothing about
+    background = None  # unknown: a shift repeats the border
 
     def __init__(self, root: str | Path, split: str = "train", size: int | None = None,
                  channels: int | None = None, skip_bad: bool = False):

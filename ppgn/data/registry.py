@@ -86,7 +86,8 @@ def _builtin(name: str, split: str, size: int | None, channels: int | None, data
         return emoji_dataset(split, size, channels, data_dir)
     data = load_dataset(name, split, data_dir)
     summary = f"{name}: {split} split, {len(data)} images, {len(data.classes)} classes"
-    return ArrayDataset(data.images, data.labels, data.classes, name, Fingerprint(data.sha256, summary), size, channels)
+    return ArrayDataset(data.images, data.labels, data.classes, name, Fingerprint(data.sha256, summary), size, channels,
+                        background=-1.0)  # black: what the grey sets' shifts bring in
 
 
 def open_dataset(spec: str | Path, split: str = "train", size: int | None = None, channels: int | None = None,

@@ -64,8 +64,10 @@ def evaluator_outputs(evaluator: torch.nn.Module, images: np.ndarray, batch: int
     device = next(evaluator.parameters()).device
     feats, logits = [], []
     for i in range(0, len(images), batch):
-        chunk = images[i : i + batch]
-        x = to_tensor(chunk[..., 0] if chunk.ndim == 4 and chunk.shape[-1] == 1 else chunk).to(device)
+        chunk = np.asarray(images[i : i + batch])
+        if chunk.ndim == 3:  # (N, H, W): grey
+            chunk = chunk[..., None]
+        x = torch.from_numpy(np.array(chunk, dtype=np.uint8)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).to(device)
         f = evaluator.features(x)
         feats.append(f.cpu())
         logits.append(evaluator.head(f).cpu())
@@ -73,9 +75,19 @@ def evaluator_outputs(evaluator: torch.nn.Module, images: np.ndarray, batch: int
 
 
 def build_reference(evaluator: torch.nn.Module, dataset, path: str | Path) -> None:
-    """Save the evaluator's features (float16) and labels of ``dataset`` (an ``ImageDataset``) to
-    ``path``: ``ppgn eval`` compares samples with them, offline."""
-    features, _ = evaluator_outputs(evaluator, dataset.images[..., None])
-    tensors = {"features": features.half().contiguous(), "labels": torch.from_numpy(dataset.labels).contiguous()}
-    metadata = {"dataset": dataset.name, "sha256": dataset.sha256}
+    """Save the evaluator's features (float16) and labels of ``dataset`` to ``path``: ``ppgn eval``
+    compares samples with them, offline.
+
+    Args:
+        dataset: an ``ImageDataset`` (uint8 ``images``) or a torch dataset with ``arrays()``
+            (``open_dataset``'s), whose ``fingerprint`` names it.
+    """
+    if hasattr(dataset, "arrays"):
+        images, labels = dataset.arrays()
+        sha256 = dataset.fingerprint.sha256
+    else:
+        images, labels, sha256 = dataset.images, dataset.labels, dataset.sha256
+    features, _ = evaluator_outputs(evaluator, images)
+    tensors = {"features": features.half().contiguous(), "labels": torch.from_numpy(np.asarray(labels)).contiguous()}
+    metadata = {"dataset": str(dataset.name), "sha256": sha256}
     atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata))

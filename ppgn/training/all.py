@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..data import dataset_classes
+from ..data import open_dataset
 from ..io import atomic_write, write_json
 from .classifier import ClassifierTrainConfig, train_classifier
 from .dae import DAETrainConfig, train_dae
 from .generator import GeneratorTrainConfig, train_generator
+from . import distributed
 from .loop import command_line
 
 MANIFEST = "manifest.json"  # read by ppgn.pipelines.registry
@@ -38,16 +39,27 @@ MANIFEST = "manifest.json"  # read by ppgn.pipelines.registry
 
 @dataclass(frozen=True)
 class AllTrainConfig:
-    data: str  # a built-in dataset name
+    data: str  # a built-in name, a folder root/<class>/*.png, or a contract .npz (open_dataset)
+    size: int | None = None  # image side, 28, 32, 64 or 128; None: the data's own
+    channels: int | None = None  # 1 or 3; None: the data's own
+    skip_bad: bool = False  # leave out files that are not images and empty class folders, counted in the cards
+    width: float = 1.0  # every network's width multiplier: E/C and the evaluator ×1, G ×4, D ×2 (as shipped at 28 px)
+    generator_width: float | None = None  # G's own multiplier; None: 4 × width (G is most of a model's size)
+    code_dim: int = 256  # size of h
     epochs: int | None = None  # every stage's, unless the stage's own is given; None: each recipe's default
     classifier_epochs: int | None = None
     evaluator_epochs: int | None = None
     generator_epochs: int | None = None
     dae_epochs: int | None = None
+    batch_size: int | None = None  # every stage's; None: each recipe's default
     noiseless: bool = False  # also train G without noise on h (the paper's other presets)
     daes: bool = False  # also train the DAEs on h and on x (presets ppgn-h, ppgn-x)
     train_subset: int = 0  # 0 = the whole training set
     seed: int = 0
+
+    def __post_init__(self):
+        if self.width <= 0 or self.code_dim <= 0 or (self.generator_width is not None and self.generator_width <= 0):
+            raise ValueError(f"width, generator_width and code_dim must be > 0, got {self.width}, {self.generator_width} and {self.code_dim}")
 
     def epochs_of(self, stage: str) -> dict:
         """{"epochs": n} for a stage, or {} to keep its recipe's default."""
@@ -56,26 +68,32 @@ class AllTrainConfig:
         epochs = own if own is not None else self.epochs
         return {} if epochs is None else {"epochs": epochs}
 
+    def stage(self, name: str) -> dict:
+        """The options a stage's recipe config takes from this one."""
+        batch = {} if self.batch_size is None else {"batch_size": self.batch_size}
+        data = dict(dataset=self.data, size=self.size, channels=self.channels, skip_bad=self.skip_bad, train_subset=self.train_subset)
+        return data | batch | self.epochs_of(name)
+
 
 def stage_plan(config: AllTrainConfig, out: Path) -> list[tuple[str, Callable, object, tuple[str, ...]]]:
     """(stage, recipe, recipe config, files it ships) for every stage the config asks for."""
-    common = dict(dataset=config.data, train_subset=config.train_subset)
     classifier = str(out / "classifier.safetensors")
+    g_widths = dict(width=config.generator_width or 4 * config.width, d_width=2 * config.width)
     plan = [
-        ("classifier", train_classifier, ClassifierTrainConfig(model="classifier", seed=config.seed, **common, **config.epochs_of("classifier")),
-         ("classifier",)),
-        ("evaluator", train_classifier, ClassifierTrainConfig(model="evaluator", seed=config.seed + 1, **common, **config.epochs_of("evaluator")),
-         ("evaluator", "evaluator-reference")),
-        ("generator", train_generator, GeneratorTrainConfig(classifier=classifier, seed=config.seed, **common, **config.epochs_of("generator")),
-         ("generator",)),
+        ("classifier", train_classifier, ClassifierTrainConfig(model="classifier", seed=config.seed, width=config.width,
+                                                               code_dim=config.code_dim, **config.stage("classifier")), ("classifier",)),
+        ("evaluator", train_classifier, ClassifierTrainConfig(model="evaluator", seed=config.seed + 1, width=config.width,
+                                                              **config.stage("evaluator")), ("evaluator", "evaluator-reference")),
+        ("generator", train_generator, GeneratorTrainConfig(classifier=classifier, seed=config.seed, **g_widths,
+                                                            **config.stage("generator")), ("generator",)),
     ]  # fmt: skip
     if config.noiseless:
-        plan.append(("noiseless", train_generator, GeneratorTrainConfig(classifier=classifier, noise=0.0, seed=config.seed, **common,
-                                                                        **config.epochs_of("noiseless")), ("generator-noiseless",)))
+        plan.append(("noiseless", train_generator, GeneratorTrainConfig(classifier=classifier, noise=0.0, seed=config.seed, **g_widths,
+                                                                        **config.stage("noiseless")), ("generator-noiseless",)))
     if config.daes:
         for space in ("h", "x"):
-            plan.append((f"dae-{space}", train_dae, DAETrainConfig(classifier=classifier, space=space, seed=config.seed, **common,
-                                                                   **config.epochs_of(f"dae-{space}")), (f"dae-{space}",)))
+            plan.append((f"dae-{space}", train_dae, DAETrainConfig(classifier=classifier, space=space, seed=config.seed,
+                                                                   **config.stage(f"dae-{space}")), (f"dae-{space}",)))
     return plan
 
 
@@ -99,11 +117,17 @@ def _ship(work: Path, out: Path, file: str, written: str) -> None:
 
 
 def train_all(config: AllTrainConfig, out: str | Path, data_dir: str | None = None, device: str | None = None,
-              quiet: bool = False, say: Callable[[str], None] = lambda line: None) -> dict:  # fmt: skip
+              quiet: bool = False, say: Callable[[str], None] = lambda line: None, amp: str | None = None,
+              workers: int = 0) -> dict:  # fmt: skip
     """Train every stage the config asks for into ``out`` (resuming or skipping finished ones) and
-    write its manifest. Returns the manifest."""
+    write its manifest. Returns the manifest.
+
+    Under torchrun every process runs every stage together; rank 0 alone writes files and speaks.
+    """
     out = Path(out)
-    classes = dataset_classes(config.data)
+    data = open_dataset(config.data, "train", config.size, config.channels, data_dir, config.skip_bad)  # refuse bad data first
+    main = distributed.is_main()
+    say = say if main else (lambda line: None)
     cards = {}
     for stage, recipe, recipe_config, files in stage_plan(config, out):
         if all(_done(out, f, recipe_config) for f in files if not f.endswith("-reference")):
@@ -111,20 +135,24 @@ def train_all(config: AllTrainConfig, out: str | Path, data_dir: str | None = No
         else:
             work = out / "train" / stage
             say(f"{stage}: training in {work}")
-            recipe(recipe_config, work, data_dir, device, quiet)
-            for file in files:  # the recipe names its weights after the network: G is "generator" either way
-                _ship(work, out, file, "generator" if file == "generator-noiseless" else file)
+            recipe(recipe_config, work, data_dir, device, quiet, amp=amp, workers=workers)
+            if main:
+                for file in files:  # the recipe names its weights after the network: G is "generator" either way
+                    _ship(work, out, file, "generator" if file == "generator-noiseless" else file)
+            distributed.barrier()
         cards[files[0]] = json.loads((out / f"{files[0]}.json").read_text())
-    first = cards["classifier"]
-    size = first["config"]["image_size"]
+    channels, size, _ = data.image_shape
     manifest = {
         "dataset": config.data,
-        "classes": list(classes),
-        "image_shape": [first["config"]["image_channels"], size, size],
+        "classes": list(data.classes),
+        "image_shape": [channels, size, size],
         "models": {out.name: {"kind": "ppgn", "weights": "classifier", "description": f"PPGN trained by 'ppgn train all' on {config.data}"}},
-        "data_sha256": first.get("dataset_sha256"),
+        "data_sha256": data.fingerprint.sha256,
+        "data": data.fingerprint.summary,
         "commands": {file: card.get("command") for file, card in cards.items()} | {"all": command_line()},
         "training_config": dataclasses.asdict(config),
     }
-    write_json(out / MANIFEST, manifest)
+    if main:
+        write_json(out / MANIFEST, manifest)
+    distributed.barrier()
     return manifest

@@ -19,3 +19,13 @@ def encode_in_batches(encoder: torch.nn.Module, images: torch.Tensor, batch: int
 def encode_all(encoder: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     """h = E(x) for all ``images``, on the CPU: (N, D)."""
     return torch.cat([h.cpu() for _, h in encode_in_batches(encoder, images)])
+
+
+@torch.no_grad()
+def encode_dataset(encoder: torch.nn.Module, data, workers: int = 0, batch: int = 500) -> torch.Tensor:
+    """h = E(x) for every item of ``data`` (a torch dataset of (x, y)), streamed; on the CPU: (N, D)."""
+    from ..data import make_loader
+
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    return torch.cat([encoder.encode(x.to(device))[1].cpu() for x, _ in make_loader(data, batch_size=batch, num_workers=workers)])

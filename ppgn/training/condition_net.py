@@ -78,7 +78,8 @@ def train_condition_net(
 
     run.fit(len(train), step, dict(model=net, opt=opt, sched=sched), "train condition-net")
     net.eval()
-    card = run.card(train.sha256, {"test_accuracy": round(accuracy(net, x_test, y_test), 4), "train_size": len(train)})
+    test_set = torch.utils.data.TensorDataset(x_test, y_test)
+    card = run.card(train.sha256, {"test_accuracy": round(accuracy(net, test_set), 4), "train_size": len(train)})
     if run.main:
         save_user_weights(net, Path(out) / f"condition-{config.module.rpartition(':')[2]}.safetensors", config, card)
     run.barrier()

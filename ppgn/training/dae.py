@@ -1,7 +1,7 @@
 """Recipe: train a denoising autoencoder, on codes h (PPGN-h) or on images x (PPGN-x).
 
-    ppgn train dae-h --dataset fashion-mnist --out runs/fashion-mnist/dae-h
-    ppgn train dae-x --dataset fashion-mnist --out runs/fashion-mnist/dae-x
+    ppgn train dae-h --data fashion-mnist --out runs/fashion-mnist/dae-h
+    ppgn train dae-x --data fashion-mnist --out runs/fashion-mnist/dae-x
 
 On h: codes E(x) of the training images (E frozen) get Gaussian noise of σ = 0.5 per-unit
 standard deviations, the level the Joint PPGN-h generator was trained with, so the two priors
@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..data import load_dataset, to_tensor
+from ..data import make_loader, open_dataset, take_subset
 from ..models import Classifier, CodeDAE, CodeDAEConfig, ImageDAE, ImageDAEConfig, load_model, save_model
-from .common import encode_all
+from .common import encode_dataset
 from .loop import Run
 
 SPACES = {"h": (0.5, 20), "x": (0.25, 3)}  # each space's default (noise σ, epochs)
@@ -27,7 +27,10 @@ SPACES = {"h": (0.5, 20), "x": (0.25, 3)}  # each space's default (noise σ, epo
 
 @dataclass(frozen=True)
 class DAETrainConfig:
-    dataset: str = "fashion-mnist"
+    dataset: str = "fashion-mnist"  # a built-in name, a folder root/<class>/*.png, or a contract .npz (open_dataset)
+    size: int | None = None  # image side; None: the data's own
+    channels: int | None = None  # 1 or 3; None: the data's own
+    skip_bad: bool = False  # leave out files that are not images (folders) instead of refusing
     classifier: str | None = None  # the frozen E (space "h"); None: runs/<dataset>/classifier/classifier.safetensors
     noise: float | None = None  # σ: per-unit standard deviations of h, or pixel units of x in [-1, 1]; None: SPACES
     epochs: int | None = None  # None: SPACES
@@ -47,6 +50,11 @@ class DAETrainConfig:
                 object.__setattr__(self, name, value)
 
 
+def images_of(data) -> torch.Tensor:
+    """Every image of a torch dataset of (x, y), stacked: (N, C, S, S) in [-1, 1]."""
+    return torch.cat([x for x, _ in make_loader(data, batch_size=1000)])
+
+
 def train_dae(
     config: DAETrainConfig,
     out: str | Path,
@@ -55,24 +63,25 @@ def train_dae(
     quiet: bool = False,
     checkpoint_every: int = 200,
     amp: str | None = None,
+    workers: int = 0,
 ) -> tuple[CodeDAE | ImageDAE, dict]:
     """Train R on codes (or images) of the training set; saves ``out/dae-{space}.safetensors``."""
     run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     dev = run.device
-    train = load_dataset(config.dataset, "train", data_dir)
-    if config.train_subset:
-        train = train.subset(config.train_subset, run.gen)
-    test = load_dataset(config.dataset, "test", data_dir)
-    if config.space == "h":
+    opened = dict(size=config.size, channels=config.channels, data_dir=data_dir, skip_bad=config.skip_bad)
+    train = take_subset(open_dataset(config.dataset, "train", **opened), config.train_subset, run.gen)
+    test = open_dataset(config.dataset, "test", **opened)
+    if config.space == "h":  # codes are small: (N, 256) floats, held in memory
         encoder = load_model(config.classifier, dev, expect=Classifier)
-        codes, test_codes = encode_all(encoder, to_tensor(train.images)), encode_all(encoder, to_tensor(test.images))
+        codes, test_codes = encode_dataset(encoder, train, workers), encode_dataset(encoder, test, workers)
         sigma = config.noise * codes.std(0)  # (D,)
         low, high = 0.0, None  # codes are post-ReLU
         dae = CodeDAE(CodeDAEConfig(code_dim=codes.shape[1])).to(dev)
-    else:
-        codes, test_codes = to_tensor(train.images), to_tensor(test.images)
+    else:  # images, held in memory: fine for the sets this DAE is for (it is the weakest prior, kept for PPGN-x)
+        codes, test_codes = images_of(train), images_of(test)
         sigma, low, high = torch.tensor(config.noise), -1.0, 1.0
-        dae = ImageDAE(ImageDAEConfig(image_channels=codes.shape[1])).to(dev)
+        channels, size, _ = train.image_shape
+        dae = ImageDAE(ImageDAEConfig(image_channels=channels, image_size=size)).to(dev)
     opt = torch.optim.Adam(dae.parameters(), lr=config.lr)
     net = run.distribute(dae)
 
@@ -92,7 +101,7 @@ def train_dae(
             "test_noisy_mse": round(F.mse_loss(noisy, test_codes).item(), 4),
             "test_denoised_mse": round(F.mse_loss(dae(noisy.to(dev)).cpu(), test_codes).item(), 4),
         }
-    card = run.card(train.sha256, metrics)
+    card = run.card(train.fingerprint, metrics)
     if run.main:
         save_model(dae, Path(out) / f"dae-{config.space}.safetensors", card)
     run.barrier()

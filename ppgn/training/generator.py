@@ -1,6 +1,6 @@
 """Recipe: train the generator G (and its discriminator D) as in the paper's Joint PPGN-h.
 
-    ppgn train generator --dataset fashion-mnist --out runs/fashion-mnist/generator
+    ppgn train generator --data fashion-mnist --out runs/fashion-mnist/generator
     ppgn train generator --noise 0 --out runs/fashion-mnist/generator-noiseless
 
 E is the trained classifier, frozen. For a real image x with codes (h1, h) = E(x):
@@ -27,16 +27,20 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..data import load_dataset, to_tensor
+from ..data import make_loader, open_dataset, take_subset
 from ..models import Classifier, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, load_model, save_model
-from .common import encode_in_batches
 from .loop import Run
 
 
 @dataclass(frozen=True)
 class GeneratorTrainConfig:
-    dataset: str = "fashion-mnist"
+    dataset: str = "fashion-mnist"  # a built-in name, a folder root/<class>/*.png, or a contract .npz (open_dataset)
+    size: int | None = None  # image side; None: the data's own (it must match E's)
+    channels: int | None = None  # 1 or 3; None: the data's own
+    skip_bad: bool = False  # leave out files that are not images (folders) instead of refusing
     classifier: str | None = None  # the frozen E; None: runs/<dataset>/classifier/classifier.safetensors
+    width: float = 4.0  # G's width multiplier (the shipped 28-px G is width 4)
+    d_width: float = 2.0  # D's width multiplier (the shipped 28-px D was width 2)
     noise: float = 0.5  # σ, in per-unit standard deviations of h; 0 = noiseless Joint PPGN-h
     lambda_img: float = 1.0
     lambda_h1: float = 1.0
@@ -45,6 +49,7 @@ class GeneratorTrainConfig:
     epochs: int = 10
     batch_size: int = 64
     lr: float = 2e-4
+    augment: bool = True  # the data's own augmentation (emoji: shifts and scales) on x, if it has one
     train_subset: int = 0
     seed: int = 0
 
@@ -54,10 +59,13 @@ class GeneratorTrainConfig:
 
 
 @torch.no_grad()
-def code_statistics(encoder: Classifier, images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-unit std of h, and the variances of h and h1 (the loss normalisers)."""
+def code_statistics(encoder: Classifier, data, workers: int = 0) -> dict[str, torch.Tensor]:
+    """Per-unit std of h, and the variances of h and h1 (the loss normalisers), over ``data`` (streamed)."""
     hs, h1_sq, h1_sum, n = [], 0.0, 0.0, 0
-    for h1, h in encode_in_batches(encoder, images):
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    for x, _ in make_loader(data, batch_size=500, num_workers=workers):
+        h1, h = encoder.encode(x.to(device))
         hs.append(h.cpu())
         h1_sum += h1.sum().item()
         h1_sq += h1.square().sum().item()
@@ -97,28 +105,37 @@ def train_generator(
     quiet: bool = False,
     checkpoint_every: int = 200,
     amp: str | None = None,
+    workers: int = 0,
 ) -> tuple[Generator, dict]:
-    """Train G and D against the frozen encoder; saves ``out/generator.safetensors`` with a card."""
+    """Train G and D against the frozen encoder; saves ``out/generator.safetensors`` with a card.
+
+    Args:
+        workers: processes decoding images ahead of the training step (0: in this process).
+    """
     run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     dev = run.device
     encoder = load_model(config.classifier, dev, expect=Classifier).requires_grad_(False)
-    train = load_dataset(config.dataset, "train", data_dir)
-    if config.train_subset:
-        train = train.subset(config.train_subset, run.gen)
-    x_train = to_tensor(train.images)
-    stats = {k: v.to(dev) for k, v in code_statistics(encoder, x_train).items()}
-    size, channels = x_train.shape[-1], x_train.shape[1]
-    G = Generator(GeneratorConfig(code_dim=encoder.config.code_dim, image_size=size, image_channels=channels)).to(dev)
-    D = Discriminator(DiscriminatorConfig(image_size=size, image_channels=channels)).to(dev)
+    opened = dict(size=config.size, channels=config.channels, data_dir=data_dir, skip_bad=config.skip_bad)
+    train = take_subset(open_dataset(config.dataset, "train", **opened), config.train_subset, run.gen)
+    channels, size, _ = train.image_shape
+    expected = (encoder.config.image_channels, encoder.config.image_size)
+    if (channels, size) != expected:
+        raise ValueError(f"the data is {channels}×{size}×{size} but the classifier {config.classifier} takes "
+                         f"{expected[0]}×{expected[1]}×{expected[1]}: pass --size {expected[1]} (and the channels) or another classifier")  # fmt: skip
+    stats = {k: v.to(dev) for k, v in code_statistics(encoder, train, workers).items()}
+    G = Generator(GeneratorConfig(code_dim=encoder.config.code_dim, image_size=size, image_channels=channels, width=config.width)).to(dev)
+    D = Discriminator(DiscriminatorConfig(image_size=size, image_channels=channels, width=config.d_width)).to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
     G_net, D_net = run.distribute(G), run.distribute(D)
+    augment = train.augment if config.augment else None
 
-    def step(idx: torch.Tensor) -> dict[str, torch.Tensor]:
+    def step(idx: torch.Tensor, x: torch.Tensor, _y: torch.Tensor) -> dict[str, torch.Tensor]:
         G.train()
         D.train()
-        noise = torch.randn((len(idx), encoder.config.code_dim), generator=run.gen)  # for the whole batch
-        x, noise = run.shard(x_train[idx], noise)
+        noise = run.shard(torch.randn((len(idx), encoder.config.code_dim), generator=run.gen))  # drawn for the whole batch
+        if augment is not None:
+            x = augment(x, u=run.shard(torch.rand(len(idx), augment.draws, generator=run.gen)))
         x = x.to(dev)
         losses = generator_losses(x, encoder, G_net, D_net, config, stats, noise)
         run.descend(losses["total"], opt_g)
@@ -126,9 +143,9 @@ def train_generator(
         run.descend(d_loss, opt_d)
         return {"loss": losses["total"]} | {k: losses[k] for k in ("img", "h1", "h", "gan")} | {"d": d_loss}
 
-    run.fit(len(train), step, dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d), "train generator")
+    run.fit(len(train), step, dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d), "train generator", data=train, workers=workers)
     G.eval()
-    card = run.card(train.sha256, reconstruction_metrics(encoder, G, load_dataset(config.dataset, "test", data_dir)))
+    card = run.card(train.fingerprint, reconstruction_metrics(encoder, G, open_dataset(config.dataset, "test", **opened)))
     if run.main:
         save_model(G, Path(out) / "generator.safetensors", card)
     run.barrier()
@@ -137,12 +154,13 @@ def train_generator(
 
 @torch.no_grad()
 def reconstruction_metrics(encoder: Classifier, G: Generator, test, n: int = 2000) -> dict:
-    """How well G inverts E on held-out images: pixel MSE, and whether C(G(E(x))) keeps the class."""
+    """How well G inverts E on held-out images (the first ``n``): pixel MSE, and whether C(G(E(x))) keeps the class."""
     device = next(G.parameters()).device
-    x = to_tensor(test.images[:n]).to(device)
-    y = torch.from_numpy(test.labels[:n]).to(device)
-    x_rec = G(encoder.encode(x)[1])
-    return {
-        "test_reconstruction_mse": round(F.mse_loss(x_rec, x).item(), 4),
-        "test_class_kept": round((encoder(x_rec).argmax(1) == y).float().mean().item(), 4),
-    }
+    squared, kept, count = 0.0, 0, 0
+    for x, y in make_loader(torch.utils.data.Subset(test, range(min(n, len(test)))), batch_size=500):
+        x, y = x.to(device), y.to(device)
+        x_rec = G(encoder.encode(x)[1])
+        squared += F.mse_loss(x_rec, x, reduction="sum").item() / x[0].numel()
+        kept += (encoder(x_rec).argmax(1) == y).sum().item()
+        count += len(x)
+    return {"test_reconstruction_mse": round(squared / count, 4), "test_class_kept": round(kept / count, 4)}

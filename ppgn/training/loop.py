@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
 import platform
 import sys
@@ -47,6 +48,7 @@ from typing import Any, Callable, Iterator
 import torch
 from tqdm import tqdm
 
+from ..data import make_loader
 from ..io import atomic_write
 from ..models.device import pick_device
 from . import distributed
@@ -319,15 +321,20 @@ class Run:
         """Wall time of the whole run so far, over every process that worked on it."""
         return self.elapsed + time.time() - self.started
 
-    def fit(self, n: int, step: Step, parts: dict[str, Any], desc: str = "train") -> list[float]:
+    def fit(self, n: int, step: Step, parts: dict[str, Any], desc: str = "train",
+            data: torch.utils.data.Dataset | None = None, workers: int = 0) -> list[float]:  # fmt: skip
         """Train from the checkpoint in ``out`` (if one of this config is there) to the last step.
 
         Args:
             n: examples in the training set; each step gets the indices of one (global) batch of them.
             step: makes one update from a batch's indices (B,) and returns its loss (a scalar
-                tensor) or a dict of scalars with the loss under ``"loss"``.
+                tensor) or a dict of scalars with the loss under ``"loss"``. With ``data``, it is
+                called as ``step(idx, x, y)``: this process's rows of the batch, read from ``data``.
             parts: everything with a state_dict the run needs to go on (networks, optimizers,
                 schedules), by the names they have in the checkpoint.
+            data: the training set (a torch ``Dataset`` of (x, y)) to stream from disk: a
+                ``DataLoader`` reads each process's rows of each batch, ``workers`` processes
+                decoding ahead, so no process holds more than a few batches of images.
         Returns:
             the losses of the steps this call made (after a resume: since the resume).
         """
@@ -345,9 +352,9 @@ class Run:
             self._seed_rank(state if done else None, done)
         total = self.total_steps(n)
         bar = tqdm(total=total, initial=done, disable=self.quiet or not self.main, desc=desc, dynamic_ncols=True, mininterval=2)
-        for idx in resumed_batches(n, batch_size, self.config.seed, done, total):
+        for idx, *rows in self._batches(n, batch_size, done, total, data, workers):
             with self.autocast():
-                logs = step(idx)
+                logs = step(idx, *rows)
             if self.scaler is not None:
                 self.scaler.update()
             logs = logs if isinstance(logs, dict) else {"loss": logs}
@@ -365,6 +372,21 @@ class Run:
         if world > 1:  # DDP gives every rank rank 0's buffers (BatchNorm's statistics) before each forward; after the last too
             distributed.broadcast_buffers(self.distributed)
         return self.history
+
+    def _batches(self, n: int, batch_size: int, done: int, total: int, data, workers: int) -> Iterator[tuple]:
+        """(idx,) for each remaining step, or (idx, x, y) with this process's rows of it read from ``data``.
+
+        The loader's batch sampler is this process's shard of each global batch: a distributed
+        sampler that keeps the resumable order of ``resumed_batches`` for any number of processes.
+        """
+        plan = resumed_batches(n, batch_size, self.config.seed, done, total)
+        if data is None:
+            yield from ((idx,) for idx in plan)
+            return
+        plan, for_loader = itertools.tee(plan)
+        loader = make_loader(data, batch_sampler=(distributed.shard(idx).tolist() for idx in for_loader), num_workers=workers)
+        for idx, (x, y) in zip(plan, loader):
+            yield idx, x, y
 
     def _check_distributed(self, parts: dict[str, Any]) -> None:
         """A one-line error for a trained network the recipe did not hand to ``distribute``: its
@@ -391,9 +413,15 @@ class Run:
         if self.main:
             ckpt.save_training(self.config, done, self.wall_seconds(), self.gen, rank_rng, **parts)
 
-    def card(self, dataset_sha256: str, metrics: dict) -> dict:
-        """The weights' card: the config, the command, the data, wall time, ``metrics`` and the loss summary."""
-        launch = {"processes": self.world_size} if self.world_size > 1 else {}
+    def card(self, data: Any, metrics: dict) -> dict:
+        """The weights' card: the config, the command, the data, wall time, ``metrics`` and the loss summary.
+
+        Args:
+            data: the training set's fingerprint (``.sha256`` and a one-line ``.summary``), or its SHA-256.
+        """
+        dataset_sha256 = getattr(data, "sha256", data)
+        launch = {"data": data.summary} if hasattr(data, "summary") else {}
+        launch |= {"processes": self.world_size} if self.world_size > 1 else {}
         launch |= {"amp": self.amp} if self.amp else {}
         summary = metrics | loss_summary(self.history)
         return make_card(self.config, self.config.seed, dataset_sha256, self.wall_seconds(), summary, **launch)
