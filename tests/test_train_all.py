@@ -127,3 +127,11 @@ def test_bad_folders_are_refused_before_anything_is_written(tmp_path):
         shutil.rmtree(data / name)
     one_line_error(run("train", "all", "--data", data, "--out", out, "-q"), "only one class", "red square")
     assert not out.exists()  # nothing half-written
+
+
+def test_bench_train_measures_images_per_second(tmp_path):
+    result = run("bench", "train", "--data", "digits", "--steps", 3, "--batch-size", 32, "--width", 0.25, "--json", tmp_path / "t.json")
+    assert result.exit_code == 0, result.output
+    measured = json.loads((tmp_path / "t.json").read_text())
+    assert measured["images_per_s"] > 0 and measured["processes"] == 1 and measured["steps"] >= 3
+    one_line_error(run("bench", "train", "--data", "digits", "--batch-size", 100000), "larger than")

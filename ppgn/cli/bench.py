@@ -190,6 +190,36 @@ def bench_captions_cmd(
         write_json(json_out, rows)
 
 
+@bench_app.command("train")
+def bench_train_cmd(
+    data: str = typer.Option("digits", help="A built-in set, a folder root/<class>/*.png or a contract .npz."),
+    size: Optional[int] = typer.Option(None, help="Image side (default: the data's own)."),
+    channels: Optional[int] = typer.Option(None, help="1 or 3 (default: the data's own)."),
+    steps: int = typer.Option(40, help="Global batches to train (the first is warm-up)."),
+    batch_size: int = typer.Option(128, help="Global batch size, over all processes."),
+    width: float = typer.Option(1.0, help="E/C's width multiplier."),
+    amp: Optional[str] = typer.Option(None, help="bf16 or fp16 autocast."),
+    workers: int = typer.Option(0, help="Processes decoding images ahead of the step."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the result as JSON."),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+):
+    """Training images/s of E/C on this machine; run it under torchrun to measure several processes."""
+    from ..data import DataNotFoundError
+    from ..evaluation.train_speed import training_throughput
+    from ..training.distributed import is_main
+
+    try:
+        result = training_throughput(data, size, channels, steps, batch_size, width, device, amp, workers, data_dir)
+    except (DataNotFoundError, ValueError) as err:
+        fail(str(err))
+    if is_main():
+        typer.echo(f"{result['images_per_s']} images/s: {result['processes']} process(es) × {result['threads']} thread(s) on "
+                   f"{result['device']}, {result['steps']} steps of {result['batch_size']} images {tuple(result['image_shape'])}")
+        if json_out:
+            write_json(json_out, result)
+
+
 @bench_app.command("speed")
 def bench_speed_cmd(
     model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),

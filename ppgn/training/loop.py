@@ -226,6 +226,9 @@ class Run:
     amp: str | None = None  # "bf16" or "fp16": each step's forward under autocast; None: full precision
     scaler: Any = None  # fp16's gradient scaler, a part of the checkpoint
     distributed: list[torch.nn.Module] = field(default_factory=list)  # the modules handed to ``distribute``
+    timed_steps: int = 0  # steps timed by ``fit`` (all but each call's first), their global images and seconds
+    images_timed: int = 0
+    timed_seconds: float = 0.0
 
     @classmethod
     def start(cls, config: Any, out: str | Path, device: str | None = None, quiet: bool = False,
@@ -352,6 +355,7 @@ class Run:
             self._seed_rank(state if done else None, done)
         total = self.total_steps(n)
         bar = tqdm(total=total, initial=done, disable=self.quiet or not self.main, desc=desc, dynamic_ncols=True, mininterval=2)
+        clock = None  # the steps' wall time, from the end of the first (warm-up) step on
         for idx, *rows in self._batches(n, batch_size, done, total, data, workers):
             with self.autocast():
                 logs = step(idx, *rows)
@@ -363,6 +367,12 @@ class Run:
                 logs = dict(zip(logs, distributed.average(values)))
             done += 1
             self.history.append(logs["loss"].item())
+            if clock is None:
+                clock = time.perf_counter()
+            else:
+                self.timed_steps, self.images_timed = self.timed_steps + 1, self.images_timed + len(idx)
+                self.timed_seconds += time.perf_counter() - clock
+                clock = time.perf_counter()
             bar.update(1)
             if not self.quiet and self.main:
                 bar.set_postfix({k: f"{v.item():.3f}" for k, v in logs.items()}, refresh=False)
@@ -413,6 +423,13 @@ class Run:
         if self.main:
             ckpt.save_training(self.config, done, self.wall_seconds(), self.gen, rank_rng, **parts)
 
+    def throughput(self) -> dict[str, float]:
+        """Training images per second over all processes (global batches through the step, data
+        loading included, the first step of each ``fit`` left out as warm-up); {} if none was timed."""
+        if not self.timed_steps or self.timed_seconds <= 0:
+            return {}
+        return {"train_images_per_s": round(self.images_timed / self.timed_seconds, 1)}
+
     def card(self, data: Any, metrics: dict) -> dict:
         """The weights' card: the config, the command, the data, wall time, ``metrics`` and the loss summary.
 
@@ -423,5 +440,5 @@ class Run:
         launch = {"data": data.summary} if hasattr(data, "summary") else {}
         launch |= {"processes": self.world_size} if self.world_size > 1 else {}
         launch |= {"amp": self.amp} if self.amp else {}
-        summary = metrics | loss_summary(self.history)
+        summary = metrics | loss_summary(self.history) | self.throughput()
         return make_card(self.config, self.config.seed, dataset_sha256, self.wall_seconds(), summary, **launch)
