@@ -310,3 +310,19 @@ def test_builtin_names_through_the_same_interface(fashion_mnist_dir):
     big = open_dataset("fashion-mnist", "test", size=64, channels=3, data_dir=fashion_mnist_dir)
     x = big[5][0]
     assert x.shape == (3, 64, 64) and torch.equal(x[0], x[2]) and x.min() >= -1 and x.max() <= 1
+
+
+def test_write_folder_round_trips_and_never_overwrites(tmp_path):
+    from ppgn.data import open_dataset
+    from ppgn.data.folder import write_folder
+
+    digits = open_dataset("digits", "test")
+    assert write_folder(digits, tmp_path / "d", num=30) == 30
+    back = FolderDataset(tmp_path / "d", "train")  # 27 of the 30: every 10th of a class is the folder's own test split
+    assert back.classes == digits.classes and back.image_shape == digits.image_shape
+    x, y = back[0]
+    index = int(back.files[0].stem)
+    assert torch.equal(x, digits[index][0]) and int(y) == digits.labels[index]  # PNG is lossless
+    assert sorted(np.bincount(back.labels).tolist())[-1] - sorted(np.bincount(back.labels).tolist())[0] <= 1  # classes share evenly
+    with pytest.raises(FileExistsError, match="not empty"):
+        write_folder(digits, tmp_path / "d", num=3)

@@ -29,3 +29,25 @@ def data_mnist_cmd(
     except (DataNotFoundError, ValueError) as err:
         fail(str(err))
     typer.echo(f"MNIST (60,000 train + 10,000 test) → {target}")
+
+
+@data_app.command("folder")
+def data_folder_cmd(
+    data: str = typer.Option(..., help="A built-in set (fashion-mnist, mnist, digits, emoji), a folder or a contract .npz."),
+    out: Path = typer.Option(..., help="The folder to write, OUT/<class>/<index>.png (must be new or empty)."),
+    num: Optional[int] = typer.Option(None, help="How many images, shared over the classes (default: all)."),
+    split: str = typer.Option("train", help="train or test."),
+    size: Optional[int] = typer.Option(None, help="Image side: 28, 32, 64 or 128 (default: the data's own)."),
+    data_dir: Optional[Path] = DataDir,
+):
+    """Write a dataset as a class-per-subfolder folder of PNGs: what `--data DIR` reads."""
+    from ..data import DataNotFoundError, open_dataset
+    from ..data.folder import write_folder
+
+    if num is not None and num <= 0:
+        fail(f"--num must be > 0, got {num}")
+    try:
+        written = write_folder(open_dataset(data, split, size, data_dir=data_dir), out, num)
+    except (DataNotFoundError, ValueError, FileExistsError) as err:
+        fail(str(err))
+    typer.echo(f"{written} images → {out}/<class>/*.png")

@@ -35,6 +35,7 @@ Fewer than two classes (after skipping) is refused: a class-conditional model ne
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,3 +205,33 @@ class FolderDataset(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         return f"FolderDataset({str(self.root)!r}, {self.split!r}, {len(self)} images, shape {self.image_shape}, classes {self.classes})"
+
+
+def write_folder(dataset, root: str | Path, num: int | None = None) -> int:
+    """Write a dataset's images as a class-per-subfolder tree of PNGs, ``root/<class>/<i>.png``.
+
+    What ``FolderDataset`` reads back; a way to try the folder path on known data, or to look at a set.
+
+    Args:
+        dataset: a torch dataset of (x (C, S, S) in [-1, 1], label) with ``classes`` (``open_dataset``'s).
+        num: how many images, taken round-robin over the classes so that each keeps its share; None: all.
+    Returns:
+        the number of images written.
+
+    Raises:
+        FileExistsError: ``root`` exists and is not empty (nothing is overwritten).
+    """
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} exists and is not empty; choose a new folder")
+    labels = np.asarray(dataset.labels)
+    by_class = [list(np.flatnonzero(labels == k)) for k in range(len(dataset.classes))]
+    order = [i for group in itertools.zip_longest(*by_class) for i in group if i is not None]
+    chosen = order[: len(order) if num is None else num]
+    for i in chosen:
+        x, y = dataset[int(i)]
+        folder = root / dataset.classes[int(y)].replace("/", "-")
+        folder.mkdir(parents=True, exist_ok=True)
+        array = to_uint8(x[None])[0]
+        Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(folder / f"{int(i):06d}.png")
+    return len(chosen)
