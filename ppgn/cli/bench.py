@@ -16,6 +16,16 @@ from .options import DataDir, Device, Model, Preset, Quiet, Seed, fail, load_pip
 bench_app = typer.Typer(no_args_is_help=True, help="Measure speed and quality.")
 
 
+def _arrays(pipe, split: str, data_dir):
+    """A split of the model's data at its size and channels, in memory: ``.images`` uint8 (N, S, S, C), ``.labels``."""
+    from ..data import ImageDataset, open_dataset
+
+    size, _, channels = pipe.image_shape
+    data = open_dataset(pipe.dataset, split, size, channels, data_dir)
+    images, labels = data.arrays()
+    return ImageDataset(images, labels, data.classes, str(data.name), data.fingerprint.sha256)
+
+
 @bench_app.command("networks")
 def bench_networks_cmd(
     model: str = Model,
@@ -78,7 +88,7 @@ def bench_neurons_cmd(
     quiet: bool = Quiet,
 ):
     """DGN-AM vs PPGN on the same hidden units: activation reached and diversity, against real images."""
-    from ..data import DataNotFoundError, load_dataset
+    from ..data import DataNotFoundError
     from ..evaluation.bench_neurons import bench_neurons
     from ..evaluation.evaluate import EvaluatorBundle
     from ..models import WeightsError
@@ -88,7 +98,7 @@ def bench_neurons_cmd(
         fail(f"--num must be >= 2 (diversity needs pairs), got {num}")
     pipe = load_pipeline(model, device)
     try:
-        train = load_dataset(pipe.dataset, "train", data_dir)
+        train = _arrays(pipe, "train", data_dir)
         evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
         images = train.images if not real_subset else train.images[:real_subset]
         rows = bench_neurons(pipe, target_network(pipe), neurons.split(","), images, num=num, seed=seed,
@@ -121,7 +131,7 @@ def bench_inpaint_cmd(
     quiet: bool = Quiet,
 ):
     """Inpainting on test images with random holes: hole MSE and evaluator agreement vs baselines."""
-    from ..data import DataNotFoundError, load_dataset
+    from ..data import DataNotFoundError
     from ..evaluation.bench_inpaint import bench_inpaint
     from ..evaluation.evaluate import EvaluatorBundle
     from ..models import WeightsError
@@ -138,7 +148,7 @@ def bench_inpaint_cmd(
         fail(f"--eps4 must be >= 0, got {eps4}")
     pipe = load_pipeline(model, device)
     try:
-        test, train = load_dataset(pipe.dataset, "test", data_dir), load_dataset(pipe.dataset, "train", data_dir)
+        test, train = _arrays(pipe, "test", data_dir), _arrays(pipe, "train", data_dir)
         evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
         rows = bench_inpaint(pipe, test, train, evaluator, num, hole, seed, weights, steps, progress=not quiet)
     except (ValueError, WeightsError, DataNotFoundError) as err:

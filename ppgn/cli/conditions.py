@@ -32,12 +32,12 @@ def visualize_cmd(
     quiet: bool = Quiet,
 ):
     """Images that drive one hidden unit (multifaceted visualisation), beside the real images that do."""
-    from ..data import DataNotFoundError, load_dataset
+    from ..data import DataNotFoundError
     from ..io import save_image, write_json
     from ..models import WeightsError
-    from ..pipelines.visualize import figure, target_network, top_real, units_of, visualize
+    from ..pipelines.visualize import figure, real_images, target_network, top_real, units_of, visualize
     from ..sampling import PRESETS
-    from ..sampling.neuron import SPATIAL
+    from ..sampling.neuron import SPATIAL, parse_neuron
 
     if preset not in PRESETS:
         fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
@@ -58,14 +58,16 @@ def visualize_cmd(
             fail("give --neuron LAYER:UNIT (or --list to see the layers)")
         if out is None and json_out is None:
             fail("nothing to write: give --out FILE.png and/or --json FILE.json")
+        if real_subset < 0:
+            fail(f"--real-subset must be >= 0, got {real_subset}")
+        parse_neuron(neuron, units_of(pipe, net))  # a bad unit first, then missing data, before any sampling
+        images = real_images(pipe, data_dir, real_subset)
         vis = visualize(pipe, net, neuron, num, seed, preset, spatial, steps, progress=not quiet)
-        train = load_dataset(pipe.dataset, "train", data_dir)
     except (ValueError, WeightsError, DataNotFoundError) as err:
         fail(str(err))
-    images = train.images if not real_subset else train.images[:real_subset]
     idx, top_acts = top_real(net, vis.layer, vis.unit, images, 9, spatial)
     if out is not None:
-        save_image(figure(vis.images, vis.activations, images[idx][..., None], top_acts), out)
+        save_image(figure(vis.images, vis.activations, images[idx], top_acts), out)
     if json_out is not None:
         write_json(json_out, {"layer": vis.layer, "unit": vis.unit, "activations": [round(float(a), 4) for a in vis.activations],
                               "top9_real": [round(float(a), 4) for a in top_acts]})
@@ -77,7 +79,7 @@ def visualize_cmd(
 @app.command("inpaint")
 def inpaint_cmd(
     model: str = Model,
-    image: Path = typer.Option(..., help="A grey PNG of the model's size (28×28)."),
+    image: Path = typer.Option(..., help="A PNG of the model's size (28×28 for fashion-mnist), read in its channels (grey or RGB)."),
     box: Optional[str] = typer.Option(None, help="The hole, x,y,w,h in pixels."),
     mask: Optional[Path] = typer.Option(None, help="Or a mask PNG of the same size: white = the hole."),
     class_: Optional[str] = typer.Option(None, "--class", "-c", help="Also ask for this class (name or index)."),
@@ -93,10 +95,10 @@ def inpaint_cmd(
     """Fill a hole in an image with PPGN-context: plausible, agreeing with the known pixels."""
     import numpy as np
 
-    from ..data import to_tensor
     from ..io import make_grid, read_image, save_image, save_npz
     from ..models import WeightsError
     from ..pipelines.inpaint import box_mask, filed, inpaint, parse_box, read_mask
+    from ..data import from_uint8
     from ..sampling import PRESETS
 
     if preset not in PRESETS:
@@ -110,19 +112,20 @@ def inpaint_cmd(
     if out.suffix.lower() not in (".png", ".npz"):
         fail(f"--out must end in .png or .npz, got {out.name}")
     pipe = load_pipeline(model, device, kind="ppgn")
-    size = pipe.image_shape[0]
+    size, _, channels = pipe.image_shape
     try:
-        pixels = read_image(image, 1, size)[..., 0]
+        pixels = read_image(image, channels, size)  # uint8 (S, S, C)
         holes = box_mask(size, parse_box(box)) if box is not None else read_mask(mask, size)
-        result = inpaint(pipe, to_tensor(pixels[None]), holes, class_, num, seed, preset, eps4, steps, progress=not quiet)
+        result = inpaint(pipe, from_uint8(pixels[None]), holes, class_, num, seed, preset, eps4, steps, progress=not quiet)
         labels, prob = filed(pipe, result)
     except (ValueError, WeightsError) as err:
         fail(str(err))
     if out.suffix.lower() == ".npz":
         save_npz(out, result.array, labels, prob)
     else:
-        shown = (pixels * result.mask[0, 0].numpy() + 128 * (1 - result.mask[0, 0].numpy())).astype(np.uint8)
-        save_image(make_grid(np.concatenate([pixels[None, ..., None], shown[None, ..., None], result.array]), num + 2), out)
+        known = result.mask[0, 0].numpy()[..., None]  # (S, S, 1): 1 where known, the hole shown grey
+        shown = (pixels * known + 128 * (1 - known)).astype(np.uint8)
+        save_image(make_grid(np.concatenate([pixels[None], shown[None], result.array]), num + 2), out)
     if not quiet:
         names = ", ".join(sorted({pipe.classes[k] for k in labels.tolist()}))
         typer.echo(f"{num} fills ({names}) → {out}", err=True)

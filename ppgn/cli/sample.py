@@ -58,9 +58,13 @@ def sample_cmd(
     pipe = load_pipeline(model, device)
     started = time.perf_counter()
     try:
+        start_image = None
+        if init_image is not None:  # at the model's size and channels (a cINN refuses it in the request's check)
+            size, _, channels = pipe.image_shape if pipe.kind == "ppgn" else (None, None, 1)
+            start_image = read_image(init_image, channels, size)
         request = SampleRequest(
             class_=class_, num=num, seed=seed, preset=preset, steps=steps, eps1=eps1, eps2=eps2, eps3=eps3, form=form,
-            init=init, init_image=None if init_image is None else read_image(init_image), not_class=not_class,
+            init=init, init_image=start_image, not_class=not_class,
             caption=caption, caption_weight=caption_weight, condition_module=condition_module, weights=weights,
             target=target, calibrate=calibrate, temperature=temperature, denoise=denoise, record=8 if gif else 0,
         )  # fmt: skip

@@ -92,6 +92,18 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(images, dtype=np.uint8)).float().div(127.5).sub(1.0).unsqueeze(1)
 
 
+def from_uint8(array: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, C), any C → float32 (N, C, H, W) in [-1, 1]: the inverse of ``to_uint8``.
+
+    For one channel it gives exactly what ``to_tensor`` gives for (N, H, W).
+    """
+    array = np.asarray(array)
+    if array.ndim != 4:
+        raise ValueError(f"images must be uint8 (N, H, W, C), got shape {array.shape}")
+    x = torch.from_numpy(np.array(array, dtype=np.uint8)).float().div(127.5).sub(1.0)
+    return x.permute(0, 3, 1, 2).contiguous()
+
+
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """float (N, C, H, W) in [-1, 1] → uint8 (N, H, W, C)."""
     u = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)

@@ -16,15 +16,20 @@ import time
 
 import torch
 
-from ..data import to_tensor
 from ..pipelines.inpaint import EPS4, inpaint, masked_start
+from ..data import from_uint8
 from ..sampling.context import composite
 from .metrics import evaluator_outputs
 
 
+def _pixels(images) -> torch.Tensor:
+    """uint8 (N, H, W) grey or (N, H, W, C) → (N, C, H, W) in [-1, 1]."""
+    return from_uint8(images if images.ndim == 4 else images[..., None])
+
+
 def random_boxes(n: int, size: int, hole: int, generator: torch.Generator) -> torch.Tensor:
     """(n, 1, size, size) masks, each with a ``hole``×``hole`` square at a random place inside the
-    central region (where Fashion-MNIST items are), 1 where known."""
+    central region (4 pixels in from the border, where centred items are), 1 where known."""
     lo, hi = 4, size - 4 - hole
     xy = torch.randint(lo, hi + 1, (n, 2), generator=generator)
     masks = torch.ones(n, 1, size, size)
@@ -38,7 +43,7 @@ def nearest_neighbour_fill(images: torch.Tensor, masks: torch.Tensor, train: tor
 
     ‖m ⊙ (t − x)‖² = (t²)·m − 2 t·(m ⊙ x) + ‖m ⊙ x‖², so all distances are two matrix products.
     """
-    m, x = masks.flatten(1), images.flatten(1)  # (N, P)
+    m, x = masks.expand_as(images).flatten(1), images.flatten(1)  # (N, P), P = C·H·W
     best_d = torch.full((len(x),), float("inf"))
     best_i = torch.zeros(len(x), dtype=torch.long)
     for start in range(0, len(train), chunk):
@@ -51,7 +56,7 @@ def nearest_neighbour_fill(images: torch.Tensor, masks: torch.Tensor, train: tor
 
 
 def _row(name, filled, images, masks, labels, evaluator, seconds) -> dict:
-    hole = 1 - masks
+    hole = (1 - masks).expand_as(images)  # every channel of a hole pixel counts
     comp = composite(filled, images, masks)
     mse = (((comp - images) / 2) ** 2 * hole).flatten(1).sum(1) / hole.flatten(1).sum(1)  # pixels in [0, 1]
     u8 = ((comp.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
@@ -65,14 +70,15 @@ def bench_inpaint(pipe, test, train, evaluator, num: int = 100, hole: int = 12, 
     """Rows ``{method, hole_mse, evaluator_agreement, seconds}`` on ``num`` test images.
 
     Args:
-        test, train: ImageDatasets; evaluator: the independent evaluator network.
+        test, train: datasets with uint8 ``images`` (N, H, W) or (N, H, W, C) and ``labels``;
+            evaluator: the independent evaluator network.
         eps4: the context weights to try (the PPGN-context rows are repeated for each).
     """
     gen = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(test), generator=gen)[:num].numpy()
-    images, labels = to_tensor(test.images[idx]), test.labels[idx]
+    images, labels = _pixels(test.images[idx]), test.labels[idx]
     masks = random_boxes(num, images.shape[-1], hole, gen)
-    train_x = to_tensor(train.images)
+    train_x = _pixels(train.images)
     rows = []
     t0 = time.perf_counter()
     rows.append(_row("mean fill", train_x.mean(0, keepdim=True).expand_as(images), images, masks, labels, evaluator, time.perf_counter() - t0))
@@ -88,8 +94,8 @@ def bench_inpaint(pipe, test, train, evaluator, num: int = 100, hole: int = 12, 
         t0 = time.perf_counter()
         out = inpaint(pipe, images, masks, guess if with_class else None, num=num, seed=seed, eps4=e, steps=steps,
                       context=with_context, progress=progress)
-        rows.append(_row(name, to_tensor(out.generated[..., 0]), images, masks, labels, evaluator, time.perf_counter() - t0))
-    real = evaluator_outputs(evaluator, test.images[idx][..., None])[1]
+        rows.append(_row(name, from_uint8(out.generated), images, masks, labels, evaluator, time.perf_counter() - t0))
+    real = evaluator_outputs(evaluator, test.images[idx])[1]
     rows.append({"method": "(unmasked test images)", "hole_mse": 0.0,
                  "evaluator_agreement": round(float((real.argmax(1).numpy() == labels).mean()), 4), "seconds": 0.0})
     return rows

@@ -30,7 +30,7 @@ def bench_neurons(
     """Rows ``{neuron, preset, activation, activation_vs_real, diversity_vs_real, real_top_activation}``.
 
     Args:
-        train_images: uint8 (N, H, W), where the top real images are looked for.
+        train_images: uint8 (N, H, W, C) (or (N, H, W) grey), where the top real images are looked for.
         evaluator: the independent evaluator network (its features measure diversity).
     """
     rows = []
@@ -40,7 +40,7 @@ def bench_neurons(
             vis = visualize(pipe, net, neuron, num, seed, preset, steps=steps, progress=progress)
             if real is None:
                 idx, real_acts = top_real(net, vis.layer, vis.unit, train_images, num)
-                real_features = evaluator_outputs(evaluator, train_images[idx][..., None])[0]
+                real_features = evaluator_outputs(evaluator, train_images[idx])[0]
                 real_spread = mean_pairwise_distance(real_features)
             gen_features = evaluator_outputs(evaluator, vis.images)[0]
             rows.append({

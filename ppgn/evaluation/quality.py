@@ -32,11 +32,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data import load_fashion_mnist, to_tensor, to_uint8
+from ..data import open_dataset, to_uint8
 from ..io import atomic_write
+from ..data import from_uint8
 from ..sampling import PRESETS, get_preset
 from .evaluate import EvaluatorBundle, evaluate_samples
 from .mixing import measure_mixing
+from .reference import dataset_items
 
 REFERENCE_ROWS = ("real", "reconstruction")
 METRICS = ("accuracy", "fid", "kid", "inception_score", "diversity", "ms_ssim", "distinct_classes", "switch_rate", "seconds_per_sample")
@@ -122,14 +124,16 @@ class _Rows:
 
     @property
     def train(self):
+        """The model's training data, at its image size and channels."""
         if self._train is None:
-            self._train = load_fashion_mnist("train", self.data_dir)
+            size, _, channels = self.pipe.image_shape
+            self._train = open_dataset(self.pipe.dataset, "train", size, channels, self.data_dir)
         return self._train
 
     def real(self, per_class: int, seed: int) -> np.ndarray:
         """Indices of ``per_class`` train images of each class, drawn with ``seed``."""
         rng = np.random.default_rng(seed)
-        labels = self.train.labels
+        labels = np.asarray(self.train.labels)
         return np.concatenate([rng.choice(np.flatnonzero(labels == k), per_class, replace=False)
                                for k in range(len(self.pipe.classes))])
 
@@ -138,11 +142,11 @@ class _Rows:
         per_class = int(np.bincount(labels).max())
         if name in REFERENCE_ROWS:
             idx = self.real(per_class, seed)
-            images = self.train.images[idx][..., None]
+            images = dataset_items(self.train, idx)
             if name == "reconstruction":
                 G = self.pipe.generator(get_preset("joint-ppgn-h").generator)
                 with torch.no_grad():
-                    images = to_uint8(G(self.pipe.encode(to_tensor(self.train.images[idx]))))
+                    images = to_uint8(G(self.pipe.encode(from_uint8(images))))
             return images, float("nan")
         started = time.perf_counter()
         if name in PRESETS:

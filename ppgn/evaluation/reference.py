@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import DataNotFoundError, load_dataset, to_tensor
+from ..data import DataNotFoundError, open_dataset, to_uint8
 from ..models.io import load_state
 from ..pipelines import Samples
+from ..data import from_uint8
 
 
 def load_reference(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
@@ -26,8 +27,9 @@ def load_reference(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def real_samples(pipe, num: int, split: str = "train", seed: int = 0, data_dir: str | Path | None = None) -> Samples:
-    """``num`` real images of every class of the pipeline's dataset, as samples: ``prob`` is the
-    pipeline's own probability of the true class (E/C for a PPGN, the exact posterior of a cINN).
+    """``num`` real images of every class of the pipeline's dataset (at its image size and channels),
+    as samples: ``prob`` is the pipeline's own probability of the true class (E/C for a PPGN, the
+    exact posterior of a cINN).
 
     Raises:
         DataNotFoundError: the dataset is not installed (the message says how to get it).
@@ -35,20 +37,30 @@ def real_samples(pipe, num: int, split: str = "train", seed: int = 0, data_dir: 
     """
     if pipe.dataset is None:
         raise DataNotFoundError(f"{pipe.folder}: the model does not name the dataset it was trained on")
-    data = load_dataset(pipe.dataset, split, data_dir)
+    size, _, channels = pipe.image_shape
+    data = open_dataset(pipe.dataset, split, size, channels, data_dir)
+    all_labels = np.asarray(data.labels)
+    if len(data.classes) != len(pipe.classes):
+        raise ValueError(f"{pipe.dataset} has {len(data.classes)} classes, the model {len(pipe.classes)}: not the data it was trained on")
     rng = np.random.default_rng(seed)
-    smallest = int(np.bincount(data.labels).min())
+    smallest = int(np.bincount(all_labels, minlength=len(pipe.classes)).min())
     if not 0 < num <= smallest:
         raise ValueError(f"--num must be in 1..{smallest} for the {split} split, got {num}")
-    idx = np.concatenate([rng.choice(np.flatnonzero(data.labels == k), num, replace=False) for k in range(len(data.classes))])
-    images, labels = data.images[idx], torch.from_numpy(data.labels[idx])
+    idx = np.concatenate([rng.choice(np.flatnonzero(all_labels == k), num, replace=False) for k in range(len(pipe.classes))])
+    images = dataset_items(data, idx)  # uint8 (N, S, S, C)
+    labels = torch.from_numpy(all_labels[idx])
     if pipe.kind == "cinn":
         from ..models.cinn import pixels_to_flow
 
-        pixels = torch.from_numpy(images).float()[:, None].to(pipe.device)
+        pixels = torch.from_numpy(images).float().permute(0, 3, 1, 2).contiguous().to(pipe.device)
         x, _ = pixels_to_flow(pixels, torch.full_like(pixels, 0.5), pipe.network.config.logit_alpha)
         posterior = pipe.class_posterior(x)
     else:
-        posterior = pipe.classifier(to_tensor(images).to(pipe.device)).softmax(1)
+        posterior = pipe.classifier(from_uint8(images).to(pipe.device)).softmax(1)
     prob = posterior.gather(1, labels.to(pipe.device)[:, None]).squeeze(1).float().cpu().numpy()
-    return Samples(images[..., None], labels.numpy(), prob, torch.empty(0), torch.empty(0, len(idx)))
+    return Samples(images, labels.numpy(), prob, torch.empty(0), torch.empty(0, len(idx)))
+
+
+def dataset_items(data, idx: np.ndarray) -> np.ndarray:
+    """Items ``idx`` of an ``open_dataset`` dataset as uint8 (N, S, S, C), reading only those."""
+    return to_uint8(torch.stack([data[int(i)][0] for i in idx]))

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from ..data import to_tensor
+from ..data import from_uint8
 from ..io import atomic_write
 from .classifier import stage_widths, stages_for
 
@@ -67,7 +67,7 @@ def evaluator_outputs(evaluator: torch.nn.Module, images: np.ndarray, batch: int
         chunk = np.asarray(images[i : i + batch])
         if chunk.ndim == 3:  # (N, H, W): grey
             chunk = chunk[..., None]
-        x = torch.from_numpy(np.array(chunk, dtype=np.uint8)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).to(device)
+        x = from_uint8(chunk).to(device)
         f = evaluator.features(x)
         feats.append(f.cpu())
         logits.append(evaluator.head(f).cpu())

@@ -67,6 +67,7 @@ def calibrate(pipe, condition: ConditionLike, start: Start, mode: str = "up") ->
         raise ValueError(f"unknown calibration {mode!r}; valid: {', '.join(CALIBRATIONS)}")
     scale = 1.0
     if mode != "off":
+        pipe.check_preset(start.preset)
         G = pipe.generator(get_preset(start.preset).generator)
         h0 = pipe.initial_codes(start.num, start.init, torch.Generator().manual_seed(start.seed))  # the chains' own start
         scale = calibration_scale(condition, reference_condition(pipe, start.num), G, h0)

@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import parse_class, to_tensor, to_uint8
+from ..data import parse_class, to_uint8
 from ..io import read_image
 from ..models import Evaluator, load_model
 from ..sampling import ClassCondition
 from ..sampling.context import ContextCondition, composite
+from ..data import from_uint8
 from .outputs import Inpainted
 
 EPS4 = 0.03  # weight of the context term; chosen by `ppgn bench inpaint --eps4 ...` (docs/conditions.md)
@@ -63,9 +64,10 @@ def read_mask(path: str | Path, size: int) -> torch.Tensor:
 
 
 def masked_start(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The image with its hole filled by the mean of the known pixels: what E sees at the start."""
-    fill = (image * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)  # (N,)
-    return mask * image + (1 - mask) * fill.view(-1, 1, 1, 1)
+    """The image (N, C, H, W) with its hole filled by the mean of the known pixels of each channel
+    (mask (N, 1, H, W)): what E sees at the start."""
+    fill = (image * mask).flatten(2).sum(2) / mask.flatten(2).sum(2).clamp_min(1)  # (N, C)
+    return mask * image + (1 - mask) * fill[..., None, None]
 
 
 def inpaint(
@@ -81,12 +83,20 @@ def inpaint(
     context: bool = True,
     progress: bool = False,
 ) -> Inpainted:
-    """Fill the hole of ``image`` (1 or N, 1, H, W) in [-1, 1] where ``mask`` (same) is 0.
+    """Fill the hole of ``image`` (1 or N, C, H, W) in [-1, 1] where ``mask`` (1 or N, 1, H, W) is 0.
 
     Args:
         class_: also condition on this class (name or index; a (N,) tensor for one per chain).
         context: False drops the context term (the ablation "PPGN without context").
+
+    Raises:
+        ValueError: one line, for an image or a mask of another size or channel count than the model's.
     """
+    size, _, channels = pipe.image_shape
+    if image.dim() != 4 or tuple(image.shape[1:]) != (channels, size, size):
+        raise ValueError(f"the image must be (N, {channels}, {size}, {size}) for this model, got {tuple(image.shape)}")
+    if mask.dim() != 4 or tuple(mask.shape[1:]) != (1, size, size):
+        raise ValueError(f"the mask must be (N, 1, {size}, {size}) for this model, got {tuple(mask.shape)}")
     image, mask = image.to(pipe.device), mask.to(pipe.device)
     if isinstance(class_, torch.Tensor):
         labels = class_.long()
@@ -104,7 +114,7 @@ def inpaint(
     h0 = pipe.encode(masked_start(image, mask)).expand(num, -1) if len(image) == 1 else pipe.encode(masked_start(image, mask))
     out = pipe.sample(labels.clamp_min(0), num=num, preset=preset, seed=seed, steps=steps, condition=sum(terms),
                       init=h0, progress=progress)
-    generated = to_tensor(out.array[..., 0]).to(pipe.device)
+    generated = from_uint8(out.array).to(pipe.device)
     return Inpainted(to_uint8(composite(generated, image, mask)), out.array, mask.cpu(), labels.numpy())
 
 
@@ -113,10 +123,10 @@ def filed(pipe, result: Inpainted) -> tuple[np.ndarray, np.ndarray]:
     """Labels and probabilities for the ``.npz`` contract: the class asked for, or, when none was,
     the guess of the folder's independent evaluator (never used while sampling); ``prob`` is
     E/C's probability of that label."""
-    x = to_tensor(result.array[..., 0]).to(pipe.device)
+    x = from_uint8(result.array).to(pipe.device)
     labels = result.labels
     if (labels < 0).any():
-        evaluator = load_model(pipe.folder / "evaluator.safetensors", pipe.device, expect=Evaluator)
+        evaluator = load_model(pipe.weights("evaluator"), pipe.device, expect=Evaluator)
         labels = evaluator(x).argmax(1).cpu().numpy()
     prob = pipe.classifier(x).softmax(1).cpu().numpy()
     return labels, prob[np.arange(len(labels)), labels]

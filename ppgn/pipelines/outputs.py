@@ -48,10 +48,10 @@ class Inpainted:
     """What ``inpaint`` returns.
 
     Attributes:
-    array: uint8 (N, H, W, C), the composites (real pixels outside the hole).
-    generated: uint8 (N, H, W, C), G(h) before compositing.
-    mask: float (1, 1, H, W), 1 where pixels were known.
-    labels: int64 (N,), the class asked for, or -1 when none was.
+        array: uint8 (N, H, W, C), the composites (real pixels outside the hole).
+        generated: uint8 (N, H, W, C), G(h) before compositing.
+        mask: float (1 or N, 1, H, W), 1 where pixels were known.
+        labels: int64 (N,), the class asked for, or -1 when none was.
     """
 
     array: np.ndarray

@@ -15,17 +15,19 @@ from pathlib import Path
 import torch
 
 from ..data import to_uint8
-from ..models import Captioner, Classifier, CodeDAE, Generator, ImageDAE, load_model
+from ..models import Captioner, Classifier, CodeDAE, Generator, ImageDAE, WeightsError, load_model
 from ..models.device import pick_device
 from ..models.flow_prior import CodeFlow
 from ..models.fuse import fold_batchnorm
-from ..sampling import ClassCondition, DAEPrior, FlowPrior, ImageDAEPrior, JointPrior, MALASampler, NoPrior, Prior, get_preset
+from ..sampling import PRESETS, ClassCondition, DAEPrior, FlowPrior, ImageDAEPrior, JointPrior, MALASampler, NoPrior, Prior, get_preset
 from ..sampling.conditions import ConditionLike
 from ..sampling.presets import DEFAULT_PRESET
 from .outputs import MAX_NUM, Samples, class_labels
+from .registry import how_to_make
 
 INITS = ("gaussian", "uniform", "zeros")
 PRIORS = ("none", "joint", "dae-h", "dae-x", "flow")
+PRIOR_WEIGHTS = {"dae-h": "dae-h", "dae-x": "dae-x", "flow": "flow-prior"}  # the priors that have weights of their own
 
 
 class PPGNPipeline:
@@ -40,6 +42,33 @@ class PPGNPipeline:
         self.device = pick_device(str(device) if device is not None else None)
         self._generators: dict[str, Generator] = {}
 
+    def weights(self, stem: str) -> Path:
+        """``folder/<stem>.safetensors``, which must exist.
+
+        Raises:
+            WeightsError: one line naming the missing file, the presets that need it and the command that makes it.
+        """
+        path = self.folder / f"{stem}.safetensors"
+        if not path.is_file():
+            needed = [p.name for p in PRESETS.values() if stem in (p.generator, PRIOR_WEIGHTS.get(p.prior))]
+            by = f" (presets {', '.join(needed)} need it)" if needed else ""
+            raise WeightsError(f"{self.folder} has no {path.name}{by}; {how_to_make(self.folder, stem)}")
+        return path
+
+    def check_preset(self, name: str) -> None:
+        """Refuse a preset whose weights this folder lacks (e.g. ``dgn-am`` without ``generator-noiseless``).
+
+        Raises:
+            ValueError: an unknown preset, naming the valid ones.
+            WeightsError: one line naming the missing files and the command that makes them.
+        """
+        preset = get_preset(name)
+        stems = [preset.generator, *([PRIOR_WEIGHTS[preset.prior]] if preset.prior in PRIOR_WEIGHTS else [])]
+        missing = [stem for stem in stems if not (self.folder / f"{stem}.safetensors").is_file()]
+        if missing:
+            files = " and ".join(f"{stem}.safetensors" for stem in missing)
+            raise WeightsError(f"preset {name!r} needs {files}, which {self.folder} does not have; {how_to_make(self.folder, *missing)}")
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(H, W, C) of its images, as in the ``.npz`` contract."""
@@ -49,13 +78,13 @@ class PPGNPipeline:
     @cached_property
     def classifier(self) -> Classifier:
         """E/C, frozen, prepared for the chain: BatchNorm folded, channels-last (≈2× faster on CPU)."""
-        C = load_model(self.folder / "classifier.safetensors", self.device, expect=Classifier)
+        C = load_model(self.weights("classifier"), self.device, expect=Classifier)
         return fold_batchnorm(C).to(memory_format=torch.channels_last)
 
     def generator(self, name: str = "generator") -> Generator:
         """G, frozen, BatchNorm folded; ``name`` is the weights file's stem."""
         if name not in self._generators:
-            G = load_model(self.folder / f"{name}.safetensors", self.device, expect=Generator)
+            G = load_model(self.weights(name), self.device, expect=Generator)
             self._generators[name] = fold_batchnorm(G)
         return self._generators[name]
 
@@ -76,22 +105,22 @@ class PPGNPipeline:
     @cached_property
     def flow_prior(self) -> CodeFlow:
         """The normalising flow on h of preset ppgn-flow, frozen (an exact log p(h))."""
-        return load_model(self.folder / "flow-prior.safetensors", self.device, expect=CodeFlow).requires_grad_(False)
+        return load_model(self.weights("flow-prior"), self.device, expect=CodeFlow).requires_grad_(False)
 
     @cached_property
     def captioner(self) -> Captioner:
         """The captioner shipped beside the networks (``captioner.safetensors``), frozen."""
-        return load_model(self.folder / "captioner.safetensors", self.device, expect=Captioner).requires_grad_(False)
+        return load_model(self.weights("captioner"), self.device, expect=Captioner).requires_grad_(False)
 
     @cached_property
     def image_dae(self) -> ImageDAE:
         """The DAE on images of PPGN-x, frozen."""
-        return load_model(self.folder / "dae-x.safetensors", self.device, expect=ImageDAE).requires_grad_(False)
+        return load_model(self.weights("dae-x"), self.device, expect=ImageDAE).requires_grad_(False)
 
     @cached_property
     def code_dae(self) -> CodeDAE:
         """The separate DAE on h of PPGN-h, frozen."""
-        return load_model(self.folder / "dae-h.safetensors", self.device, expect=CodeDAE).requires_grad_(False)
+        return load_model(self.weights("dae-h"), self.device, expect=CodeDAE).requires_grad_(False)
 
     def initial_codes(self, num: int, init: str | torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Where chains start, (N, D), clipped to the encoder's range [0, code_max].
@@ -147,6 +176,7 @@ class PPGNPipeline:
         if not 0 < num <= MAX_NUM:
             raise ValueError(f"num must be in 1..{MAX_NUM}, got {num}")
         labels = class_labels(class_, num, self.classes)
+        self.check_preset(preset)
         spec = get_preset(preset).with_overrides(steps=steps, eps1=eps1, eps2=eps2, eps3=eps3)
         # 2. Wire the parts.
         G = self.generator(spec.generator)

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data import DATASETS, dataset_classes
+from ..data import BUILTIN, dataset_classes
 from ..models import WeightsError, read_card
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -108,13 +108,19 @@ def describe_folder(folder: str | Path) -> ModelEntry:
                            "train one with 'ppgn train classifier|cinn|colorizer --out FOLDER'")
     card = read_card(folder / f"{stem}.safetensors")
     config = card.get("config", {})
-    shape = tuple(config.get("x_shape") or (config.get("image_channels", 1), config.get("image_size", 28), config.get("image_size", 28)))
+    if config.get("x_shape"):
+        shape = tuple(config["x_shape"])
+    elif "image_size" in config and "image_channels" in config:
+        shape = (config["image_channels"], config["image_size"], config["image_size"])
+    else:
+        raise WeightsError(f"{folder}: no {MANIFEST}, and the card of {stem}.safetensors does not give the image shape; "
+                           f"write a {MANIFEST} with image_shape [C, H, W]")
     if kind == "colorizer":  # colours grey images: no classes
         return ModelEntry(str(folder), kind, folder, stem, (), (3, *shape[1:]), card.get("training_config", {}).get("source", ""))
     dataset = card.get("training_config", {}).get("dataset")
-    if dataset not in DATASETS:
+    if dataset not in BUILTIN:
         raise WeightsError(f"{folder}: no {MANIFEST}, and the card of {stem}.safetensors names dataset {dataset!r}; "
-                           f"write a {MANIFEST} with the classes (known datasets: {', '.join(DATASETS)})")
+                           f"write a {MANIFEST} with the classes (known datasets: {', '.join(BUILTIN)})")
     return ModelEntry(str(folder), kind, folder, stem, dataset_classes(dataset), shape, dataset)
 
 
@@ -145,3 +151,35 @@ def resolve(model: str | Path) -> ModelEntry:
         made_by = f"; it is made by '{entry.command}'" if entry.command else ""
         raise WeightsError(f"model {entry.name!r}: weights not found: {entry.path}{made_by}")
     return entry
+
+
+# The optional files of a ``ppgn train all`` folder, with the option of that command that adds each.
+TRAIN_ALL_OPTIONS = {"generator-noiseless": "--noiseless", "dae-h": "--daes", "dae-x": "--daes"}
+
+
+def how_to_make(folder: str | Path, *stems: str) -> str:
+    """How to make the files ``folder/<stem>.safetensors``, as the end of a one-line error: the
+    commands the folder's manifest records for them, else its ``ppgn train all`` command with the
+    options that add them (a rerun finishes what a killed run left), else the recipe of that name."""
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        commands = dict(manifest.get("commands") or {})
+        dataset = manifest.get("dataset") or "DATA"
+    except (OSError, json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        commands, dataset = {}, "DATA"
+    made, options, others = [], [], []
+    for stem in stems:
+        if commands.get(stem):
+            made.append(commands[stem])
+        elif stem in TRAIN_ALL_OPTIONS:
+            options.append(TRAIN_ALL_OPTIONS[stem])
+        else:
+            others.append(stem)
+    if options:
+        base = commands.get("all") or f"ppgn train all --data {dataset} --out {folder}"
+        made.append(" ".join([base, *(o for o in dict.fromkeys(options) if o not in base.split())]))
+    pronoun = "it" if len(stems) == 1 else "them"
+    phrases = [f"make {pronoun} with " + " and ".join(f"'{c}'" for c in dict.fromkeys(made))] if made else []
+    phrases += [f"make {s}.safetensors with 'ppgn train {s} --out DIR' and copy it and its .json card into {folder}" for s in others]
+    return "; ".join(phrases)

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ..data import to_tensor
 from ..io import NpzWriter, load_npz
 from ..sampling import DEFAULT_PRESET, PRESETS
 from .conditions import Start, compose
+from ..data import from_uint8
 from .outputs import MAX_NUM, Samples
 
 # The request's fields a cINN has no use for, with the option that sets each on the command line.
@@ -249,9 +249,7 @@ def image_tensor(pipe, image: np.ndarray) -> torch.Tensor:
     Raises:
         ValueError: an image of another size or channel count.
     """
-    config = pipe.classifier.config
-    expected = (config.image_size, config.image_size, config.image_channels)
-    if image.shape != expected:
-        raise ValueError(f"--init-image must be {expected[0]}×{expected[1]} pixels with {expected[2]} channel(s), "
-                         f"got {image.shape[0]}×{image.shape[1]} with {image.shape[2]}")
-    return to_tensor(image[None, ..., 0]) if expected[2] == 1 else torch.from_numpy(image).float().div(127.5).sub(1).permute(2, 0, 1)[None]
+    h, w, c = pipe.image_shape
+    if image.shape != (h, w, c):
+        raise ValueError(f"--init-image must be {h}×{w} pixels with {c} channel(s), (H, W, C) = {(h, w, c)}; got shape {image.shape}")
+    return from_uint8(image[None])

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import to_tensor
+from ..data import BUILTIN, DataNotFoundError, FolderDataset, open_dataset, to_uint8
 from ..models import Classifier, load_model
 from ..models.user import load_user_network
 from ..sampling.neuron import NeuronCondition, capture, layer_units, parse_neuron, unit_activation
 from .conditions import Start, calibrate
+from ..data import from_uint8
 from .outputs import Visualization
 
 
@@ -53,9 +54,31 @@ def activations_of(net: nn.Module, layer: str, unit: int, images: torch.Tensor, 
     return torch.cat(out)
 
 
+def real_images(pipe, data_dir=None, limit: int = 0) -> np.ndarray:
+    """The training images of the model's dataset at its size and channels, uint8 (N, S, S, C)
+    (the first ``limit`` of them, if given): where ``top_real`` looks.
+
+    Raises:
+        DataNotFoundError: the model names no dataset, or it is not on disk (one line saying where it looked).
+    """
+    if not pipe.dataset:
+        raise DataNotFoundError(f"{pipe.folder}: the model does not name the dataset it was trained on")
+    size, _, channels = pipe.image_shape
+    try:
+        data = open_dataset(pipe.dataset, "train", size, channels, data_dir)
+    except DataNotFoundError:
+        if pipe.dataset in BUILTIN:  # its message says how to install it
+            raise
+        raise DataNotFoundError(f"{pipe.folder} was trained on {pipe.dataset}, which is no longer an existing folder or .npz "
+                                "file; the top real images are drawn from it") from None
+    if limit and limit < len(data) and isinstance(data, FolderDataset):  # streamed from disk: read only what is asked
+        return to_uint8(torch.stack([data[i][0] for i in range(limit)]))
+    return data.arrays()[0][: limit or None]
+
+
 def top_real(net: nn.Module, layer: str, unit: int, images: np.ndarray, k: int = 9, spatial: str = "centre") -> tuple[np.ndarray, np.ndarray]:
-    """Indices and activations of the ``k`` images (uint8 (N, H, W)) that drive the unit hardest."""
-    acts = activations_of(net, layer, unit, to_tensor(images), spatial)
+    """Indices and activations of the ``k`` images (uint8 (N, H, W, C), or (N, H, W) grey) that drive the unit hardest."""
+    acts = activations_of(net, layer, unit, from_uint8(images if images.ndim == 4 else images[..., None]), spatial)
     top = torch.topk(acts, min(k, len(acts)))
     return top.indices.numpy(), top.values.numpy()
 
@@ -81,24 +104,25 @@ def visualize(
     condition = NeuronCondition(net, layer, unit, spatial)
     condition, scale = calibrate(pipe, condition, Start(num, preset, seed), calibration)
     out = pipe.sample(0, num=num, preset=preset, seed=seed, steps=steps, condition=condition, progress=progress)
-    acts = activations_of(net, layer, unit, to_tensor(out.array[..., 0]), spatial)
+    acts = activations_of(net, layer, unit, from_uint8(out.array), spatial)
     return Visualization(layer, unit, out.array, acts.numpy(), scale)
 
 
 def figure(generated: np.ndarray, gen_acts: np.ndarray, real: np.ndarray, real_acts: np.ndarray, scale: int = 3):
     """The paper's figure: generated images (top row) and the top real ones (bottom), each with
-    its activation written under it. Arrays are uint8 (N, H, W, 1)."""
+    its activation written under it. Arrays are uint8 (N, H, W, C), C = 1 (a grey figure) or 3 (RGB)."""
     from PIL import Image, ImageDraw
 
-    h, w = generated.shape[1:3]
+    h, w, c = generated.shape[1:4]
+    mode = "L" if c == 1 else "RGB"
     cell_w, cell_h, text_h = w * scale + 4, h * scale + 4, 14
     ncol = max(len(generated), len(real))
-    canvas = Image.new("L", (ncol * cell_w, 2 * (cell_h + text_h)), 255)
+    canvas = Image.new(mode, (ncol * cell_w, 2 * (cell_h + text_h)), 255 if c == 1 else (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
     for row, (images, acts) in enumerate(((generated, gen_acts), (real, real_acts))):
         for i, (img, a) in enumerate(zip(images, acts)):
-            tile = Image.fromarray(img[..., 0], "L").resize((w * scale, h * scale), Image.NEAREST)
+            tile = Image.fromarray(img[..., 0] if c == 1 else img, mode).resize((w * scale, h * scale), Image.NEAREST)
             x, y = i * cell_w + 2, row * (cell_h + text_h) + 2
             canvas.paste(tile, (x, y))
-            draw.text((x, y + h * scale + 1), f"{a:.2f}", fill=0)
+            draw.text((x, y + h * scale + 1), f"{a:.2f}", fill=0 if c == 1 else (0, 0, 0))
     return canvas

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..data import open_dataset
+from ..data import BUILTIN, open_dataset
 from ..io import atomic_write, write_json
 from .classifier import ClassifierTrainConfig, train_classifier
 from .dae import DAETrainConfig, train_dae
@@ -143,7 +143,7 @@ def train_all(config: AllTrainConfig, out: str | Path, data_dir: str | None = No
         cards[files[0]] = json.loads((out / f"{files[0]}.json").read_text())
     channels, size, _ = data.image_shape
     manifest = {
-        "dataset": config.data,
+        "dataset": config.data if config.data in BUILTIN else str(Path(config.data).resolve()),  # found from any directory
         "classes": list(data.classes),
         "image_shape": [channels, size, size],
         "models": {out.name: {"kind": "ppgn", "weights": "classifier", "description": f"PPGN trained by 'ppgn train all' on {config.data}"}},
