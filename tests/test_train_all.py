@@ -135,3 +135,24 @@ def test_bench_train_measures_images_per_second(tmp_path):
     measured = json.loads((tmp_path / "t.json").read_text())
     assert measured["images_per_s"] > 0 and measured["processes"] == 1 and measured["steps"] >= 3
     one_line_error(run("bench", "train", "--data", "digits", "--batch-size", 100000), "larger than")
+
+
+def test_a_mismatched_manifest_or_weights_is_one_line(folder, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    manifest = json.loads((broken / "manifest.json").read_text())
+    write = lambda m: (broken / "manifest.json").write_text(json.dumps(m))  # noqa: E731
+    write(manifest | {"classes": manifest["classes"][:3]})
+    one_line_error(run("sample", "--model", broken, "--class", "1", "--num", 1, "--steps", 1, "--out", tmp_path / "s.npz"),
+                   "3 classes", "has 10")
+    write(manifest)
+    other = tmp_path / "other"  # a generator made for 32-px images beside a 28-px classifier
+    import ppgn.models as models
+
+    G = models.Generator(models.GeneratorConfig(code_dim=256, image_size=32, width=0.25))
+    models.save_model(G, broken / "generator.safetensors", {"dataset": "digits"})
+    one_line_error(run("sample", "--model", broken, "--class", "1", "--num", 1, "--steps", 1, "--out", other / "s.npz"),
+                   "not one model")
+    (broken / "manifest.json").write_text("{not json")
+    one_line_error(run("sample", "--model", broken, "--class", "1", "--out", other / "s.npz"), "not a valid model manifest")
+    assert not other.exists()

@@ -79,12 +79,20 @@ class PPGNPipeline:
     def classifier(self) -> Classifier:
         """E/C, frozen, prepared for the chain: BatchNorm folded, channels-last (≈2× faster on CPU)."""
         C = load_model(self.weights("classifier"), self.device, expect=Classifier)
+        if C.config.num_classes != len(self.classes):  # a manifest (or card) that describes other weights
+            raise WeightsError(f"{self.folder}: the manifest names {len(self.classes)} classes but classifier.safetensors has "
+                               f"{C.config.num_classes}; fix the manifest's classes or retrain with 'ppgn train all'")
         return fold_batchnorm(C).to(memory_format=torch.channels_last)
 
     def generator(self, name: str = "generator") -> Generator:
         """G, frozen, BatchNorm folded; ``name`` is the weights file's stem."""
         if name not in self._generators:
             G = load_model(self.weights(name), self.device, expect=Generator)
+            made, taken = (G.config.image_channels, G.config.image_size), (self.classifier.config.image_channels, self.classifier.config.image_size)
+            if made != taken or G.config.code_dim != self.classifier.config.code_dim:
+                raise WeightsError(f"{self.folder}: {name}.safetensors makes {made[0]}×{made[1]}² images from {G.config.code_dim}-d codes "
+                                   f"but classifier.safetensors takes {taken[0]}×{taken[1]}² and gives {self.classifier.config.code_dim}-d codes: "
+                                   "not one model; retrain the generator against this classifier")  # fmt: skip
             self._generators[name] = fold_batchnorm(G)
         return self._generators[name]
 
