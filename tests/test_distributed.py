@@ -14,6 +14,7 @@ import sys
 import pytest
 import torch
 import torch.multiprocessing as mp
+from kill_helpers import CountedBatches, Interrupt
 
 import ppgn.training.loop as loop
 from ppgn.training import distributed
@@ -26,24 +27,33 @@ FLOW = CINNTrainConfig(dataset="digits", epochs=1, batch_size=64, train_subset=2
 WRITES = ("open", "os.rename", "os.mkdir", "os.remove", "tempfile.mkstemp")  # audit events that make or change files
 
 
-class Interrupt(Exception):
-    pass
+@dataclasses.dataclass(frozen=True)
+class StreamConfig:
+    epochs: int = 2
+    batch_size: int = 64
+    seed: int = 5
 
 
-class CountedBatches:
-    """Stands in for the loop's ``resumed_batches``: counts the steps a run makes and dies, if told, after ``die_after``."""
+def train_streamed(out: str):
+    """A linear classifier trained through ``fit(data=...)``: each process reads its rows of each
+    batch from a DataLoader, the shifts drawn for the whole batch (no BatchNorm: on gloo its
+    statistics are per process)."""
+    from ppgn.data import open_dataset, take_subset
+    from ppgn.training.classifier import augmenter
 
-    real = staticmethod(loop.resumed_batches)
+    run = loop.Run.start(StreamConfig(), out, quiet=True)
+    train = take_subset(open_dataset("digits", "train"), 256, run.gen)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    net, augment = run.distribute(model), augmenter(train, 2, run)
 
-    def __init__(self, die_after: int | None = None):
-        self.steps, self.die_after = 0, die_after
+    def step(idx, x, y):
+        loss = torch.nn.functional.cross_entropy(net(augment(x, len(idx))), y)
+        run.descend(loss, opt)
+        return loss
 
-    def __call__(self, *args):
-        for idx in self.real(*args):
-            if self.steps == self.die_after:
-                raise Interrupt  # killed after the step, before the next one
-            self.steps += 1
-            yield idx
+    run.fit(len(train), step, dict(model=model, opt=opt), data=train)
+    return model
 
 
 def worker(rank: int, port: int, root: str) -> None:
@@ -64,6 +74,7 @@ def worker(rank: int, port: int, root: str) -> None:
     net, card = train_condition_net(NET, os.path.join(runs, "net"), quiet=True, checkpoint_every=3)
     seen["net"] = {k: v.clone() for k, v in net.state_dict().items()}
     seen["processes"] = card["processes"]
+    seen["streamed"] = {k: v.clone() for k, v in train_streamed(os.path.join(runs, "streamed")).state_dict().items()}
     flow, _ = train_cinn(FLOW, os.path.join(runs, "flow"), quiet=True)
     seen["flow"] = {k: v.clone() for k, v in flow.state_dict().items()}
     try:
@@ -109,7 +120,8 @@ def test_two_processes_train_as_one(tmp_path):
     rank0, rank1 = two_processes(tmp_path)
 
     # The weights of one process on the same global batch, to float tolerance; the ranks' copies identical.
-    for name, recipe, config in (("net", train_condition_net, NET), ("flow", train_cinn, FLOW)):
+    streamed = lambda config, out, quiet: (train_streamed(out), None)  # noqa: E731
+    for name, recipe, config in (("net", train_condition_net, NET), ("flow", train_cinn, FLOW), ("streamed", streamed, None)):
         assert largest_difference(rank0[name], rank1[name]) == 0.0, name
         one, _ = recipe(config, tmp_path / f"one-{name}", quiet=True)
         diff = largest_difference(one.state_dict(), rank0[name])

@@ -6,11 +6,16 @@ import json
 
 import pytest
 import torch
+from kill_helpers import CountedBatches, Interrupt
 from typer.testing import CliRunner
 
 import ppgn.training.loop as loop
 from ppgn.models import Classifier, Generator, load_model
-from ppgn.training.classifier import ClassifierTrainConfig, random_shift, train_classifier
+from ppgn.training.classifier import (
+    ClassifierTrainConfig,
+    random_shift,
+    train_classifier,
+)
 from ppgn.training.generator import GeneratorTrainConfig, train_generator
 
 
@@ -63,26 +68,6 @@ def test_image_dae_removes_part_of_the_noise(tmp_path):
     assert isinstance(load_model(tmp_path / "dae-x.safetensors"), ImageDAE)
 
 
-class Interrupt(Exception):
-    pass
-
-
-class CountedBatches:
-    """Stands in for the loop's ``resumed_batches``: counts the steps a run makes and dies, if told, after ``die_after``."""
-
-    real = staticmethod(loop.resumed_batches)
-
-    def __init__(self, die_after: int | None = None):
-        self.steps, self.die_after = 0, die_after
-
-    def __call__(self, *args):
-        for idx in self.real(*args):
-            if self.steps == self.die_after:
-                raise Interrupt  # killed after the step, before the next one
-            self.steps += 1
-            yield idx
-
-
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     config = ClassifierTrainConfig(dataset="digits", epochs=2, batch_size=64, train_subset=384, seed=3)  # 6 steps an epoch
     full, _ = train_classifier(config, tmp_path / "full", quiet=True, checkpoint_every=4)
@@ -110,7 +95,15 @@ def test_random_shift_moves_content_and_keeps_shape(gen):
 
 
 def _defaults():
-    from ppgn.training import captioner, cinn, colorize, condition_net, dae, flow_prior, generator
+    from ppgn.training import (
+        captioner,
+        cinn,
+        colorize,
+        condition_net,
+        dae,
+        flow_prior,
+        generator,
+    )
     from ppgn.training import classifier as cls
 
     return [  # command and its options, the recipe it calls, the config that recipe should get
