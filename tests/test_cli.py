@@ -101,6 +101,8 @@ def test_eval_scores_a_samples_file_and_writes_json(tmp_path, fashion_mnist_dir)
     assert numbers["num_samples"] == 40 and numbers["accuracy"] >= 0.75 and 0.6 <= numbers["diversity"] <= 1.5
     assert set(numbers["per_class_accuracy"]) == {str(k) for k in range(10)}
     assert numbers["accuracy"] == pytest.approx(np.mean(list(numbers["per_class_accuracy"].values())))
+    assert numbers["diversity"] == pytest.approx(np.mean(list(numbers["per_class_diversity"].values())))
+    assert set(numbers["per_class_fid"]) == set(numbers["per_class_accuracy"]) and min(numbers["per_class_fid"].values()) >= 0
     assert 0 < numbers["ms_ssim"] < 1 and numbers["fid"] > 0 and numbers["inception_score"] > 3  # confident, spread over classes
     data = dict(np.load(npz))
     data["labels"] = (data["labels"] + 1) % 10

@@ -127,8 +127,10 @@ def eval_cmd(
     typer.echo(f"fid          {result['fid']:.4f}  (Fréchet distance to real test images, evaluator features)")
     typer.echo(f"kid          {result['kid']:.4f} ± {result['kid_std']:.4f}")
     typer.echo(f"is           {result['inception_score']:.4f}  (Inception-Score-style, evaluator's p(y|x))")
+    typer.echo(f"  {'class':<24} accuracy  diversity      fid")
     for k, acc in result["per_class_accuracy"].items():
-        typer.echo(f"  {k} {pipe.classes[k]:<12} {acc:.3f}")
+        fid = result["per_class_fid"].get(k, float("nan"))
+        typer.echo(f"  {k} {pipe.classes[k]:<22} {acc:8.3f}  {result['per_class_diversity'][k]:9.3f}  {fid:7.3f}")
     if json_out is not None:
         write_json(json_out, result)
 

@@ -50,6 +50,16 @@ def distribution_from_outputs(features: torch.Tensor, logits: torch.Tensor, real
         return _compute(features, logits, real_features, subset_size)
 
 
+def frechet_distance(features: torch.Tensor, real_features: torch.Tensor) -> float:
+    """Fréchet distance between two sets of evaluator features, (N, F) and (M, F), N, M >= 2."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fid = FrechetInceptionDistance(feature=_Precomputed(features.shape[1]))
+        fid.update(real_features.double(), real=True)
+        fid.update(features.double(), real=False)
+        return float(fid.compute())
+
+
 def _compute(features, logits, real_features, subset_size) -> dict[str, float]:
     fid = FrechetInceptionDistance(feature=_Precomputed(features.shape[1]))
     fid.update(real_features.double(), real=True)

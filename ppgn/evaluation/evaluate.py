@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from ..models import Evaluator, load_model
-from .distribution import distribution_from_outputs
-from .metrics import accuracy, diversity_ratio, evaluator_outputs, per_class_accuracy
+from .distribution import distribution_from_outputs, frechet_distance
+from .metrics import accuracy, diversity_ratio, evaluator_outputs, per_class_accuracy, per_class_diversity
 from .reference import load_reference
 from .similarity import ms_ssim_within_class
 
@@ -44,7 +44,20 @@ def evaluate_samples(images: np.ndarray, labels: np.ndarray, bundle: EvaluatorBu
         "num_samples": int(len(labels)),
         "accuracy": accuracy(logits, labels),
         "per_class_accuracy": per_class_accuracy(logits, labels),
+        "per_class_diversity": per_class_diversity(features, labels, bundle.real_features, bundle.real_labels),
+        "per_class_fid": per_class_fid(features, labels, bundle.real_features, bundle.real_labels),
         "diversity": diversity_ratio(features, labels, bundle.real_features, bundle.real_labels),
         "ms_ssim": ms_ssim_within_class(images, labels),
         **distribution_from_outputs(features, logits, bundle.real_features),
     }
+
+
+def per_class_fid(features: torch.Tensor, labels: np.ndarray, real_features: torch.Tensor, real_labels: np.ndarray) -> dict[int, float]:
+    """Fréchet distance of each class's samples to the real test images of that class (classes with
+    at least two of each; with few real images it is noisy: compare it with the real floor's)."""
+    out = {}
+    for k in np.unique(labels):
+        fake, real = features[labels == k], real_features[real_labels == k]
+        if len(fake) >= 2 and len(real) >= 2:
+            out[int(k)] = frechet_distance(fake, real)
+    return out

@@ -26,11 +26,16 @@ def per_class(values: torch.Tensor, labels: np.ndarray, fn) -> dict[int, float]:
     return {int(k): fn(values[torch.from_numpy(labels == k)]) for k in np.unique(labels)}
 
 
-def diversity_ratio(features: torch.Tensor, labels: np.ndarray, real_features: torch.Tensor, real_labels: np.ndarray) -> float:
-    """Mean over the classes present of (within-class spread of samples / that of real images)."""
+def per_class_diversity(features: torch.Tensor, labels: np.ndarray, real_features: torch.Tensor, real_labels: np.ndarray) -> dict[int, float]:
+    """For each class present: within-class spread of the samples / that of real images of the class."""
     fake = per_class(features, labels, mean_pairwise_distance)
     real = per_class(real_features, real_labels, mean_pairwise_distance)
-    return float(np.mean([fake[k] / real[k] for k in fake]))
+    return {k: fake[k] / real[k] for k in fake}
+
+
+def diversity_ratio(features: torch.Tensor, labels: np.ndarray, real_features: torch.Tensor, real_labels: np.ndarray) -> float:
+    """Mean over the classes present of (within-class spread of samples / that of real images)."""
+    return float(np.mean(list(per_class_diversity(features, labels, real_features, real_labels).values())))
 
 
 def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float:
