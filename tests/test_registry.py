@@ -34,6 +34,11 @@ def test_the_manifest_matches_the_weights_it_describes():
         assert card["training_config"]["dataset"] == entry.dataset
 
 
+def test_the_shipped_weights_fit_the_budget():
+    total = sum(p.stat().st_size for p in WEIGHTS.glob("*/*.safetensors"))
+    assert total < 25_000_000, f"{total / 1e6:.2f} MB of weights; the budget is 25 MB"
+
+
 def tiny_classifier_folder(tmp_path, dataset: str | None):
     folder = tmp_path / "model"
     card = {"training_config": {"dataset": dataset}} if dataset else {}

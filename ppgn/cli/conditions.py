@@ -35,7 +35,14 @@ def visualize_cmd(
     from ..data import DataNotFoundError
     from ..io import save_image, write_json
     from ..models import WeightsError
-    from ..pipelines.visualize import figure, real_images, target_network, top_real, units_of, visualize
+    from ..pipelines.visualize import (
+        figure,
+        real_images,
+        target_network,
+        top_real,
+        units_of,
+        visualize,
+    )
     from ..sampling import PRESETS
     from ..sampling.neuron import SPATIAL, parse_neuron
 
@@ -95,10 +102,10 @@ def inpaint_cmd(
     """Fill a hole in an image with PPGN-context: plausible, agreeing with the known pixels."""
     import numpy as np
 
+    from ..data import from_uint8
     from ..io import make_grid, read_image, save_image, save_npz
     from ..models import WeightsError
     from ..pipelines.inpaint import box_mask, filed, inpaint, parse_box, read_mask
-    from ..data import from_uint8
     from ..sampling import PRESETS
 
     if preset not in PRESETS:

@@ -23,7 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DIGIT_CLASSES, DataNotFoundError, ImageDataset, skipped_note, system_data_enabled
+from .datasets import (
+    DIGIT_CLASSES,
+    DataNotFoundError,
+    ImageDataset,
+    skipped_note,
+    system_data_enabled,
+)
 from .idx import read_idx, write_idx
 
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"

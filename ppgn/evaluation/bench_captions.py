@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from ..pipelines.conditions import Start, compose
 from ..data.captions import attribute_words, parse_caption
+from ..pipelines.conditions import Start, compose
 from .metrics import evaluator_outputs
 
 CAPTIONS = (

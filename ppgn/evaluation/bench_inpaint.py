@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from ..pipelines.inpaint import EPS4, inpaint, masked_start
 from ..data import from_uint8
+from ..pipelines.inpaint import EPS4, inpaint, masked_start
 from ..sampling.context import composite
 from .metrics import evaluator_outputs
 

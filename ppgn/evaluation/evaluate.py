@@ -10,7 +10,13 @@ import torch
 
 from ..models import Evaluator, load_model
 from .distribution import distribution_from_outputs, frechet_distance
-from .metrics import accuracy, diversity_ratio, evaluator_outputs, per_class_accuracy, per_class_diversity
+from .metrics import (
+    accuracy,
+    diversity_ratio,
+    evaluator_outputs,
+    per_class_accuracy,
+    per_class_diversity,
+)
 from .reference import load_reference
 from .similarity import ms_ssim_within_class
 

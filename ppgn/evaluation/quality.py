@@ -32,9 +32,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data import open_dataset, to_uint8
+from ..data import from_uint8, open_dataset, to_uint8
 from ..io import atomic_write
-from ..data import from_uint8
 from ..sampling import PRESETS, get_preset
 from .evaluate import EvaluatorBundle, evaluate_samples
 from .mixing import measure_mixing

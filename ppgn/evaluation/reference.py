@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import DataNotFoundError, open_dataset, to_uint8
+from ..data import DataNotFoundError, from_uint8, open_dataset, to_uint8
 from ..models.io import load_state
 from ..pipelines import Samples
-from ..data import from_uint8
 
 
 def load_reference(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:

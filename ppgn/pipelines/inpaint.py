@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import parse_class, to_uint8
+from ..data import from_uint8, parse_class, to_uint8
 from ..io import read_image
 from ..models import Evaluator, load_model
 from ..sampling import ClassCondition
 from ..sampling.context import ContextCondition, composite
-from ..data import from_uint8
 from .outputs import Inpainted
 
 EPS4 = 0.03  # weight of the context term; chosen by `ppgn bench inpaint --eps4 ...` (docs/conditions.md)

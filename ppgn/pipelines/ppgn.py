@@ -15,11 +15,30 @@ from pathlib import Path
 import torch
 
 from ..data import to_uint8
-from ..models import Captioner, Classifier, CodeDAE, Generator, ImageDAE, WeightsError, load_model
+from ..models import (
+    Captioner,
+    Classifier,
+    CodeDAE,
+    Generator,
+    ImageDAE,
+    WeightsError,
+    load_model,
+)
 from ..models.device import pick_device
 from ..models.flow_prior import CodeFlow
 from ..models.fuse import fold_batchnorm
-from ..sampling import PRESETS, ClassCondition, DAEPrior, FlowPrior, ImageDAEPrior, JointPrior, MALASampler, NoPrior, Prior, get_preset
+from ..sampling import (
+    PRESETS,
+    ClassCondition,
+    DAEPrior,
+    FlowPrior,
+    ImageDAEPrior,
+    JointPrior,
+    MALASampler,
+    NoPrior,
+    Prior,
+    get_preset,
+)
 from ..sampling.conditions import ConditionLike
 from ..sampling.presets import DEFAULT_PRESET
 from .outputs import MAX_NUM, Samples, class_labels

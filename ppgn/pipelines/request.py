@@ -24,10 +24,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ..data import from_uint8
 from ..io import NpzWriter, load_npz
 from ..sampling import DEFAULT_PRESET, PRESETS
 from .conditions import Start, compose
-from ..data import from_uint8
 from .outputs import MAX_NUM, Samples
 
 # The request's fields a cINN has no use for, with the option that sets each on the command line.

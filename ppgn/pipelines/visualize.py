@@ -18,12 +18,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import BUILTIN, DataNotFoundError, FolderDataset, open_dataset, to_uint8
+from ..data import (
+    BUILTIN,
+    DataNotFoundError,
+    FolderDataset,
+    from_uint8,
+    open_dataset,
+    to_uint8,
+)
 from ..models import Classifier, load_model
 from ..models.user import load_user_network
-from ..sampling.neuron import NeuronCondition, capture, layer_units, parse_neuron, unit_activation
+from ..sampling.neuron import (
+    NeuronCondition,
+    capture,
+    layer_units,
+    parse_neuron,
+    unit_activation,
+)
 from .conditions import Start, calibrate
-from ..data import from_uint8
 from .outputs import Visualization
 
 

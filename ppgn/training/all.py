@@ -28,10 +28,10 @@ from typing import Callable
 
 from ..data import BUILTIN, open_dataset
 from ..io import atomic_write, write_json
+from . import distributed
 from .classifier import ClassifierTrainConfig, train_classifier
 from .dae import DAETrainConfig, train_dae
 from .generator import GeneratorTrainConfig, train_generator
-from . import distributed
 from .loop import command_line
 
 MANIFEST = "manifest.json"  # read by ppgn.pipelines.registry

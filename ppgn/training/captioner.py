@@ -23,7 +23,16 @@ import torch
 import torch.nn.functional as F
 
 from ..data import load_dataset, to_tensor
-from ..data.captions import BRIGHTNESS, CLASS_WORDS, SIZE, attribute_words, encode, fit_thresholds, make_caption, vocabulary
+from ..data.captions import (
+    BRIGHTNESS,
+    CLASS_WORDS,
+    SIZE,
+    attribute_words,
+    encode,
+    fit_thresholds,
+    make_caption,
+    vocabulary,
+)
 from ..models import Classifier, load_model, save_model
 from ..models.captioner import Captioner, CaptionerConfig
 from .common import encode_all

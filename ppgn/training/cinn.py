@@ -14,14 +14,21 @@ gaussian``). Adam with weight decay, a cosine learning-rate schedule and gradien
 
 from __future__ import annotations
 
-from math import log
 from dataclasses import dataclass
+from math import log
 from pathlib import Path
 
 import torch
 
 from ..data import load_dataset
-from ..models.cinn import CINN, CINNConfig, dequantise, evaluate_bits_per_dim, nll_bits, pixels_to_flow
+from ..models.cinn import (
+    CINN,
+    CINNConfig,
+    dequantise,
+    evaluate_bits_per_dim,
+    nll_bits,
+    pixels_to_flow,
+)
 from ..models.io import save_model
 from .loop import Run
 

@@ -16,7 +16,13 @@ import torch
 import torch.nn.functional as F
 
 from ..data import make_loader, open_dataset, take_subset
-from ..models import Classifier, ClassifierConfig, Evaluator, EvaluatorConfig, save_model
+from ..models import (
+    Classifier,
+    ClassifierConfig,
+    Evaluator,
+    EvaluatorConfig,
+    save_model,
+)
 from ..models.evaluator import build_reference
 from .common import encode_dataset
 from .loop import Run

@@ -18,7 +18,15 @@ import torch
 import torch.nn.functional as F
 
 from ..data import make_loader, open_dataset, take_subset
-from ..models import Classifier, CodeDAE, CodeDAEConfig, ImageDAE, ImageDAEConfig, load_model, save_model
+from ..models import (
+    Classifier,
+    CodeDAE,
+    CodeDAEConfig,
+    ImageDAE,
+    ImageDAEConfig,
+    load_model,
+    save_model,
+)
 from .common import encode_dataset
 from .loop import Run
 

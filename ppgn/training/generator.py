@@ -28,7 +28,15 @@ import torch
 import torch.nn.functional as F
 
 from ..data import make_loader, open_dataset, take_subset
-from ..models import Classifier, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, load_model, save_model
+from ..models import (
+    Classifier,
+    Discriminator,
+    DiscriminatorConfig,
+    Generator,
+    GeneratorConfig,
+    load_model,
+    save_model,
+)
 from .loop import Run
 
 
