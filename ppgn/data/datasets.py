@@ -394,6 +394,11 @@ class ArrayDataset(torch.utils.data.Dataset):
         return f"{type(self).__name__}({self.name!r}, {len(self)} images, shape {self.image_shape}, {len(self.classes)} classes)"
 
 
+def dataset_items(data: torch.utils.data.Dataset, idx) -> np.ndarray:
+    """Items ``idx`` of a torch dataset of (x, y) as uint8 (N, S, S, C), reading only those."""
+    return to_uint8(torch.stack([data[int(i)][0] for i in idx]))
+
+
 def take_subset(dataset: torch.utils.data.Dataset, n: int, generator: torch.Generator | None = None) -> torch.utils.data.Dataset:
     """A random subset of ``n`` items of a torch dataset (the dataset itself if ``n`` is 0 or >= its size).
 

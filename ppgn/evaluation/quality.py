@@ -32,12 +32,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data import from_uint8, open_dataset, to_uint8
+from ..data import dataset_items, from_uint8, open_dataset, to_uint8
 from ..io import atomic_write
 from ..sampling import PRESETS, get_preset
 from .evaluate import EvaluatorBundle, evaluate_samples
 from .mixing import measure_mixing
-from .reference import dataset_items
 
 REFERENCE_ROWS = ("real", "reconstruction")
 METRICS = ("accuracy", "fid", "kid", "inception_score", "diversity", "ms_ssim", "distinct_classes", "switch_rate", "seconds_per_sample")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import DataNotFoundError, from_uint8, open_dataset, to_uint8
+from ..data import DataNotFoundError, dataset_items, from_uint8, open_dataset
 from ..models.io import load_state
 from ..pipelines import Samples
 
@@ -58,8 +58,3 @@ def real_samples(pipe, num: int, split: str = "train", seed: int = 0, data_dir: 
         posterior = pipe.classifier(from_uint8(images).to(pipe.device)).softmax(1)
     prob = posterior.gather(1, labels.to(pipe.device)[:, None]).squeeze(1).float().cpu().numpy()
     return Samples(images, labels.numpy(), prob, torch.empty(0), torch.empty(0, len(idx)))
-
-
-def dataset_items(data, idx: np.ndarray) -> np.ndarray:
-    """Items ``idx`` of an ``open_dataset`` dataset as uint8 (N, S, S, C), reading only those."""
-    return to_uint8(torch.stack([data[int(i)][0] for i in idx]))

@@ -22,9 +22,9 @@ from ..data import (
     BUILTIN,
     DataNotFoundError,
     FolderDataset,
+    dataset_items,
     from_uint8,
     open_dataset,
-    to_uint8,
 )
 from ..models import Classifier, load_model
 from ..models.user import load_user_network
@@ -84,7 +84,7 @@ def real_images(pipe, data_dir=None, limit: int = 0) -> np.ndarray:
         raise DataNotFoundError(f"{pipe.folder} was trained on {pipe.dataset}, which is no longer an existing folder or .npz "
                                 "file; the top real images are drawn from it") from None
     if limit and limit < len(data) and isinstance(data, FolderDataset):  # streamed from disk: read only what is asked
-        return to_uint8(torch.stack([data[i][0] for i in range(limit)]))
+        return dataset_items(data, range(limit))
     return data.arrays()[0][: limit or None]
 
 

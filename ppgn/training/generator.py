@@ -37,6 +37,7 @@ from ..models import (
     load_model,
     save_model,
 )
+from .common import encode_batches
 from .loop import Run
 
 
@@ -70,10 +71,7 @@ class GeneratorTrainConfig:
 def code_statistics(encoder: Classifier, data, workers: int = 0) -> dict[str, torch.Tensor]:
     """Per-unit std of h, and the variances of h and h1 (the loss normalisers), over ``data`` (streamed)."""
     hs, h1_sq, h1_sum, n = [], 0.0, 0.0, 0
-    encoder.eval()
-    device = next(encoder.parameters()).device
-    for x, _ in make_loader(data, batch_size=500, num_workers=workers):
-        h1, h = encoder.encode(x.to(device))
+    for h1, h in encode_batches(encoder, data, workers):
         hs.append(h.cpu())
         h1_sum += h1.sum().item()
         h1_sq += h1.square().sum().item()

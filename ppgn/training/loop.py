@@ -1,34 +1,40 @@
 """The one training loop. A recipe builds its parts, hands ``fit`` a step, and measures after:
 
-    run = Run.start(config, out, device, quiet, checkpoint_every)   # device, seeds, clock
-    ...load data and build networks on run.device, drawing from run.gen...
-    total = run.total_steps(len(train))                              # for the schedules
-    run.fit(len(train), step, dict(model=model, opt=opt, sched=sched), "train classifier")
-    card = run.card(train.sha256, metrics)                           # wall time over resumes, losses
+    run = Run.start(config, out, device, quiet, checkpoint_every, amp)  # device, process group, seeds, clock
+    ...open the data and build networks on run.device, drawing from run.gen...
+    total = run.total_steps(len(train))                                 # for the schedules
+    run.fit(len(train), step, dict(model=model, opt=opt, sched=sched), "train classifier", data=train)
+    card = run.card(train.fingerprint, metrics)                         # wall time over resumes, losses, images/s
 
 ``fit`` owns what every recipe used to repeat: resuming from ``out/checkpoint.pt`` (parts and
 both RNGs, so a resumed run is the same run), each step's batch (``resumed_batches``), the
 progress bar, the loss history and a checkpoint every ``checkpoint_every`` steps and at the end.
-A step takes the batch's indices, makes its update (``run.descend``) and returns the loss, or a
-dict of scalars whose ``"loss"`` is recorded and the rest shown on the bar.
+A step makes its update (``run.descend``) and returns the loss, or a dict of scalars whose
+``"loss"`` is recorded and the rest shown on the bar. With ``data`` (a torch dataset, streamed
+by a DataLoader) a step is ``step(idx, x, y)``: the global batch's indices and this process's
+rows of it; without, ``step(idx)`` and the recipe indexes tensors it holds.
 
 Under ``torchrun --nproc_per_node=N`` (``distributed``) the same recipe trains N processes with
 DistributedDataParallel; three habits keep each step the single-process step on the same batch:
 
-    net = run.distribute(model)                  # DDP when several processes train; ``model`` itself otherwise
-    x = augment(x_train[idx], run.gen)           # the GLOBAL batch, its randomness drawn whole on every rank
-    x, y = run.shard(x, y_train[idx])            # then this rank's equal share of it
-    loss = F.cross_entropy(net(x), y)            # a batch mean: DDP averages the gradients over the ranks
+    net = run.distribute(model)                                 # DDP when several processes train; ``model`` itself otherwise
+    u = run.shard(torch.rand(len(idx), k, generator=run.gen))   # randomness drawn for the GLOBAL batch, then this rank's rows
+    loss = F.cross_entropy(net(augment(x, u)), y)               # a batch mean: DDP averages the gradients over the ranks
     run.descend(loss, opt, sched)
     ...
-    if run.main:                                 # rank 0 alone writes; the others wait at the barrier
+    if run.main:                                                # rank 0 alone writes; the others wait at the barrier
         save_model(model, path, card)
     run.barrier()
 
-``fit`` splits nothing itself: it checks that the batch splits evenly, resumes every rank from rank 0's
-checkpoint, averages the logged losses over the ranks, and lets rank 0 alone show progress and write
-checkpoints (with every rank's torch RNG, so a resumed run is the same run). ``amp="bf16"`` or
-``"fp16"`` runs each step's forward under autocast (fp16 with a gradient scaler, CUDA only).
+(A recipe holding its data in memory draws for ``x_train[idx]`` whole and shards after:
+``x, y = run.shard(augment(x_train[idx], run.gen), y_train[idx])``.)
+
+``fit`` checks that the batch splits evenly, resumes every rank from rank 0's checkpoint, gives
+each process its rows of each batch (the loader's batch sampler is this rank's shard: a
+distributed sampler in the run's own resumable order), averages the logged losses over the ranks,
+and lets rank 0 alone show progress and write checkpoints (with every rank's torch RNG, so a
+resumed run is the same run). ``amp="bf16"`` or ``"fp16"`` runs each step's forward under
+autocast (fp16 with a gradient scaler, CUDA only).
 """
 
 from __future__ import annotations
