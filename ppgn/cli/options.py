@@ -21,6 +21,43 @@ Preset = typer.Option("joint-ppgn-h", help=f"The sampler preset: {', '.join(PRES
 DataDir = typer.Option(None, "--data-dir", help="Folder with the dataset (else $PPGN_DATA, else Debian's).")
 
 
+def checked(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False,
+            integer: bool = False, seed: bool = False):
+    """An option callback that refuses, while the arguments are parsed (before torch is imported),
+    a number outside its bounds, NaN or ±inf: ``typer.Option(None, callback=checked(low=0))``.
+
+    The check is ``ppgn.io.check_number`` (or ``check_seed``), the same the Python API runs.
+    """
+    def callback(ctx: typer.Context, param: typer.CallbackParam, value):
+        from ..io.checks import InputError, check_number, check_seed
+
+        if value is None or ctx.resilient_parsing:
+            return value
+        try:
+            if seed:
+                return check_seed(value, "the seed")
+            return check_number(value, "the value", low=low, high=high, low_open=low_open, high_open=high_open, integer=integer)
+        except (InputError, TypeError) as err:
+            raise typer.BadParameter(str(err).replace("the value ", "").replace("the seed ", "")) from None
+
+    return callback
+
+
+def outputs(**paths) -> None:
+    """Refuse, before any work, outputs that cannot be written: ``outputs(**{"--out": (path, ".npz")})``.
+
+    Each value is (path or None, suffix, ...); a folder output has no suffix: (path, "/").
+    """
+    from ..io.checks import check_output, check_output_dir
+
+    for name, (path, *suffixes) in paths.items():
+        flag = "--" + name.rstrip("_").replace("_", "-")
+        if suffixes == ["/"]:
+            check_output_dir(path, flag)
+        else:
+            check_output(path, flag, suffixes)
+
+
 def fail(message: str) -> None:
     """Print a one-line error and exit with status 2."""
     typer.echo(f"error: {message}", err=True)

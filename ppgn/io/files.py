@@ -2,7 +2,8 @@
 (PNG), chain animations (GIF), and the one image reader.
 
 Every writer goes through a temporary file and a rename, so an interrupted run never leaves
-half a file behind. Nothing here knows about networks.
+half a file behind; inside ``all_or_none()`` the renames wait until every output is written, so
+a run with several outputs writes all of them or none. Nothing here knows about networks.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import math
 import tempfile
 import zipfile
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +23,36 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 NPZ_KEYS = {"images": np.uint8, "labels": np.int64, "prob": np.float32}
+_STAGED: ContextVar[list[tuple[str, Path]] | None] = ContextVar("staged", default=None)
+
+
+@contextmanager
+def all_or_none():
+    """Write several outputs as one: each writer inside fills its temporary file, and only when the
+    block ends without an error are they all renamed into place; on an error none is.
+
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> try:
+        ...     with all_or_none():
+        ...         write_text(folder / "a.txt", "a")
+        ...         raise OSError("the second output failed")
+        ... except OSError:
+        ...     pass
+        >>> sorted(p.name for p in folder.iterdir())
+        []
+    """
+    staged: list[tuple[str, Path]] = []
+    token = _STAGED.set(staged)
+    try:
+        yield
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        _STAGED.reset(token)
+    for tmp, path in staged:
+        os.replace(tmp, path)
 
 
 def atomic_write(path: str | Path, write: Callable[[str], Any]) -> None:
@@ -36,15 +70,32 @@ def atomic_write(path: str | Path, write: Callable[[str], Any]) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
+        staged = _STAGED.get()
+        if staged is None:
+            os.replace(tmp, path)
+        else:
+            staged.append((tmp, path))  # renamed when the all_or_none block ends
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _strict_json(value: Any) -> Any:
+    """``value`` with NaN and infinities as null: bare ``NaN`` is not JSON to most parsers."""
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
 def write_json(path: str | Path, value: Any, default: Callable[[Any], Any] | None = None) -> None:
-    """``value`` as indented JSON, atomically (``default`` converts what JSON cannot hold)."""
-    write_text(path, json.dumps(value, indent=2, default=default) + "\n")
+    """``value`` as indented, strict JSON (NaN → null), atomically (``default`` converts what JSON cannot hold)."""
+    if default is not None:  # convert first, so that converted values are made strict too
+        value = json.loads(json.dumps(value, default=default))
+    write_text(path, json.dumps(_strict_json(value), indent=2, allow_nan=False) + "\n")
 
 
 def write_text(path: str | Path, text: str) -> None:
