@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .options import Device, Quiet, fail, load_pipeline
+from .options import Device, Quiet, Seed, checked, fail, load_pipeline, outputs
 
 app = typer.Typer()
 cinn_app = typer.Typer(no_args_is_help=True, help="Use a conditional invertible network (cINN).")
@@ -17,28 +17,25 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif")
 @app.command("colorize")
 def colorize_cmd(
     image: Path = typer.Option(..., help="Any image (any size or mode); it is made grey at the model's size."),
-    num: int = typer.Option(8, "--num", "-n", help="How many colourings."),
-    seed: int = typer.Option(0, help="Same seed, same colourings."),
-    temperature: float = typer.Option(0.8, help="Latent temperature T (lower: safer, less varied colours)."),
+    num: int = typer.Option(8, "--num", "-n", callback=checked(low=1, high=1024, integer=True), help="How many colourings."),
+    seed: int = Seed,
+    temperature: float = typer.Option(0.8, callback=checked(low=0, low_open=True, high=10), help="Latent temperature T (lower: safer, less varied colours)."),
     out: Path = typer.Option(..., help=".npz (images uint8 (N, H, W, 3)) or an image grid (.png)."),
     model: str = typer.Option("emoji-colorizer", help="A colourisation cINN: a shipped name, a folder, or a .safetensors file."),
     device: Optional[str] = Device,
     quiet: bool = Quiet,
 ):
     """Diverse colourings of a grey image, sampled from the colourisation cINN."""
+    outputs(out=(out, ".npz", *IMAGE_SUFFIXES))
     import numpy as np
 
     from ..io import make_grid, read_image, save_image, save_npz
     from ..models import WeightsError
     from ..pipelines import ColorizerPipeline
 
-    if not 0 < num <= 1024:
-        fail(f"--num must be in 1..1024, got {num}")
-    if not 0 < temperature <= 10:
-        fail(f"--temperature must be in (0, 10], got {temperature}")
-    if out.suffix.lower() not in (".npz", *IMAGE_SUFFIXES):
-        fail(f"--out must end in .npz, .png, .jpg or .gif, got {out.name}")
     if model.endswith(".safetensors"):
+        if not Path(model).is_file():
+            fail(f"no such weights file: {model}")
         pipe = ColorizerPipeline(Path(model).parent, device, weights=Path(model).stem)
     else:
         pipe = load_pipeline(model, device, kind="colorizer")
@@ -66,6 +63,7 @@ def transfer_cmd(
     quiet: bool = Quiet,
 ):
     """Style transfer: z = f(x; from), then f⁻¹(z; c) for every class c (the cINN paper's figure)."""
+    outputs(out=(out, ".npz", *IMAGE_SUFFIXES))
     import numpy as np
 
     from ..io import make_grid, read_image, save_image, save_npz
@@ -73,8 +71,6 @@ def transfer_cmd(
     from ..pipelines import model_names
     from ..pipelines.cinn import light_on_dark
 
-    if out.suffix.lower() not in (".npz", *IMAGE_SUFFIXES):
-        fail(f"--out must end in .png, .jpg, .gif or .npz, got {out.name}")
     pipe = load_pipeline(model, device)
     if pipe.kind != "cinn":
         fail(f"{model} is not a class-conditional cINN; valid: {', '.join(model_names('cinn'))}, or a folder with cinn.safetensors")

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .options import DataDir, Device, Model, Preset, Quiet, Seed, fail, load_pipeline
+from .options import MAX_STEPS, DataDir, Device, Model, Preset, Quiet, Seed, checked, fail, load_pipeline, outputs
 
 app = typer.Typer()
 
@@ -19,12 +19,12 @@ def visualize_cmd(
     list_: bool = typer.Option(False, "--list", help="Print one line per layer: its name and unit count."),
     module: Optional[str] = typer.Option(None, help="Visualise your network instead: package.module:factory."),
     weights: Optional[Path] = typer.Option(None, help="A .safetensors state dict for --module."),
-    num: int = typer.Option(8, "--num", "-n", help="Generated images."),
+    num: int = typer.Option(8, "--num", "-n", callback=checked(low=1, high=256, integer=True), help="Generated images."),
     seed: int = Seed,
     preset: str = Preset,
-    steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
+    steps: Optional[int] = typer.Option(None, callback=checked(low=1, high=MAX_STEPS, integer=True), help="Chain length (default: the preset's)."),
     spatial: str = typer.Option("centre", help="Conv units: the centre position (the paper) or the mean over positions."),
-    real_subset: int = typer.Option(0, help="Look for the top-9 real images among this many training images (0 = all)."),
+    real_subset: int = typer.Option(0, callback=checked(low=0, integer=True), help="Look for the top-9 real images among this many training images (0 = all)."),
     out: Optional[Path] = typer.Option(None, help="Write the figure (generated row, top-9 real row) as PNG."),
     json_out: Optional[Path] = typer.Option(None, "--json", help='Write {"layer", "unit", "activations", "top9_real"}.'),
     data_dir: Optional[Path] = DataDir,
@@ -32,8 +32,9 @@ def visualize_cmd(
     quiet: bool = Quiet,
 ):
     """Images that drive one hidden unit (multifaceted visualisation), beside the real images that do."""
+    outputs(out=(out, ".png"), json=(json_out, ".json"))
     from ..data import DataNotFoundError
-    from ..io import save_image, write_json
+    from ..io import all_or_none, save_image, write_json
     from ..models import WeightsError
     from ..pipelines.visualize import (
         figure,
@@ -50,10 +51,6 @@ def visualize_cmd(
         fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
     if spatial not in SPATIAL:
         fail(f"unknown --spatial {spatial!r}; valid: {', '.join(SPATIAL)}")
-    if not 0 < num <= 256:
-        fail(f"--num must be in 1..256, got {num}")
-    if steps is not None and steps <= 0:
-        fail(f"--steps must be > 0, got {steps}")
     pipe = load_pipeline(model, device, kind="ppgn")
     try:
         net = target_network(pipe, module, weights)
@@ -65,19 +62,18 @@ def visualize_cmd(
             fail("give --neuron LAYER:UNIT (or --list to see the layers)")
         if out is None and json_out is None:
             fail("nothing to write: give --out FILE.png and/or --json FILE.json")
-        if real_subset < 0:
-            fail(f"--real-subset must be >= 0, got {real_subset}")
         parse_neuron(neuron, units_of(pipe, net))  # a bad unit first, then missing data, before any sampling
         images = real_images(pipe, data_dir, real_subset)
         vis = visualize(pipe, net, neuron, num, seed, preset, spatial, steps, progress=not quiet)
     except (ValueError, WeightsError, DataNotFoundError) as err:
         fail(str(err))
     idx, top_acts = top_real(net, vis.layer, vis.unit, images, 9, spatial)
-    if out is not None:
-        save_image(figure(vis.images, vis.activations, images[idx], top_acts), out)
-    if json_out is not None:
-        write_json(json_out, {"layer": vis.layer, "unit": vis.unit, "activations": [round(float(a), 4) for a in vis.activations],
-                              "top9_real": [round(float(a), 4) for a in top_acts]})
+    with all_or_none():
+        if out is not None:
+            save_image(figure(vis.images, vis.activations, images[idx], top_acts), out)
+        if json_out is not None:
+            write_json(json_out, {"layer": vis.layer, "unit": vis.unit, "activations": [round(float(a), 4) for a in vis.activations],
+                                  "top9_real": [round(float(a), 4) for a in top_acts]})
     if not quiet:
         typer.echo(f"{vis.layer}:{vis.unit} generated mean {vis.activations.mean():.3f} (max {vis.activations.max():.3f}); "
                    f"top-9 real mean {top_acts.mean():.3f}" + "".join(f" → {p}" for p in (out, json_out) if p), err=True)
@@ -90,16 +86,17 @@ def inpaint_cmd(
     box: Optional[str] = typer.Option(None, help="The hole, x,y,w,h in pixels."),
     mask: Optional[Path] = typer.Option(None, help="Or a mask PNG of the same size: white = the hole."),
     class_: Optional[str] = typer.Option(None, "--class", "-c", help="Also ask for this class (name or index)."),
-    num: int = typer.Option(8, "--num", "-n", help="Fills to sample."),
+    num: int = typer.Option(8, "--num", "-n", callback=checked(low=1, high=256, integer=True), help="Fills to sample."),
     seed: int = Seed,
     preset: str = Preset,
-    eps4: float = typer.Option(0.03, help="Weight ε4 of the context term."),
-    steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
+    eps4: float = typer.Option(0.03, callback=checked(low=0, high=1e6), help="Weight ε4 of the context term."),
+    steps: Optional[int] = typer.Option(None, callback=checked(low=1, high=MAX_STEPS, integer=True), help="Chain length (default: the preset's)."),
     out: Path = typer.Option(..., help="FILE.png: a grid with the input; FILE.npz: the composites in the samples contract."),
     device: Optional[str] = Device,
     quiet: bool = Quiet,
 ):
     """Fill a hole in an image with PPGN-context: plausible, agreeing with the known pixels."""
+    outputs(out=(out, ".png", ".npz"))
     import numpy as np
 
     from ..data import from_uint8
@@ -112,12 +109,6 @@ def inpaint_cmd(
         fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
     if (box is None) == (mask is None):
         fail("give exactly one of --box x,y,w,h and --mask FILE.png")
-    if not 0 < num <= 256:
-        fail(f"--num must be in 1..256, got {num}")
-    if eps4 < 0:
-        fail(f"--eps4 must be >= 0, got {eps4}")
-    if out.suffix.lower() not in (".png", ".npz"):
-        fail(f"--out must end in .png or .npz, got {out.name}")
     pipe = load_pipeline(model, device, kind="ppgn")
     size, _, channels = pipe.image_shape
     try:

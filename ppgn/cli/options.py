@@ -11,7 +11,17 @@ from typing import Optional
 import typer
 
 Model = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights.")
-Seed = typer.Option(0, help="Same seed, same images.")
+# Bounds the library checks too (ppgn.sampling.sampler.MAX_EPS, ppgn.pipelines.request.MAX_STEPS), written
+# out so that arguments are checked before torch is imported (tests/test_cli.py checks they agree).
+MAX_EPS = 1e6
+MAX_STEPS = 1_000_000
+
+
+def _seed_callback(ctx, param, value):
+    return checked(seed=True)(ctx, param, value)
+
+
+Seed = typer.Option(0, callback=_seed_callback, help="Same seed, same images (an integer in 0..2**63-1).")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 Device = typer.Option(None, "--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present).")
 # The names of ppgn.sampling.PRESETS, written out so that `ppgn --help` need not import torch

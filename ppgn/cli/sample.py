@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .options import DataDir, Device, Preset, Quiet, fail, load_pipeline
+from .options import MAX_EPS, MAX_STEPS, DataDir, Device, Preset, Quiet, Seed, checked, fail, load_pipeline, outputs
 
 app = typer.Typer()
 
@@ -17,44 +17,44 @@ app = typer.Typer()
 def sample_cmd(
     model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
     class_: Optional[str] = typer.Option(None, "--class", "-c", help="Class name or index, or 'all' (then --num per class)."),
-    num: int = typer.Option(16, "--num", "-n", help="Samples (per class with --class all); beyond 4096 they stream to --out in blocks of 4096, each with its own seed, shared out between ranks under torchrun."),
-    seed: int = typer.Option(0, help="Same seed, same images."),
+    num: int = typer.Option(16, "--num", "-n", callback=checked(low=1, integer=True), help="Samples (per class with --class all); beyond 4096 they stream to --out in blocks of 4096, each with its own seed, shared out between ranks under torchrun."),
+    seed: int = Seed,
     preset: str = Preset,
-    steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
-    eps1: Optional[float] = typer.Option(None, help="Prior weight ε1 (default: the preset's)."),
-    eps2: Optional[float] = typer.Option(None, help="Condition weight ε2 (default: the preset's)."),
-    eps3: Optional[float] = typer.Option(None, help="Noise std ε3 (default: the preset's)."),
+    steps: Optional[int] = typer.Option(None, callback=checked(low=1, high=MAX_STEPS, integer=True), help="Chain length (default: the preset's)."),
+    eps1: Optional[float] = typer.Option(None, callback=checked(low=0, high=MAX_EPS), help="Prior weight ε1 (default: the preset's)."),
+    eps2: Optional[float] = typer.Option(None, callback=checked(low=0, high=MAX_EPS), help="Condition weight ε2 (default: the preset's)."),
+    eps3: Optional[float] = typer.Option(None, callback=checked(low=0, high=MAX_EPS), help="Noise std ε3 (default: the preset's)."),
     form: str = typer.Option("log-softmax", help="Class gradient: log-softmax, or official ((1-p)·∇logit)."),
     init: str = typer.Option("gaussian", help="Where chains start: gaussian (fitted to real codes), uniform, zeros."),
     init_image: Optional[Path] = typer.Option(None, help="Start every chain from h = E(this image)."),
     out: Optional[Path] = typer.Option(None, help="Write the samples as .npz (images, labels, prob)."),
     grid: Optional[Path] = typer.Option(None, help="Write a PNG grid of the samples."),
     gif: Optional[Path] = typer.Option(None, help="Write the chains of the first 8 samples as a GIF."),
-    temperature: Optional[float] = typer.Option(None, help="cINN models only: latent temperature T (default 1.0)."),
+    temperature: Optional[float] = typer.Option(None, callback=checked(low=0, low_open=True, high=10), help="cINN models only: latent temperature T (default 1.0)."),
     denoise: Optional[bool] = typer.Option(None, "--denoise/--no-denoise", help="cINN models trained with Gaussian noise: remove it (Tweedie's formula; default on)."),
     not_class: Optional[str] = typer.Option(None, "--not-class", help="Move away from this class (weight -1)."),
     caption: Optional[str] = typer.Option(None, help='A sentence, e.g. "a small dark bag" (the shipped captioner).'),
-    caption_weight: float = typer.Option(1.0, help="Weight of the caption term (negative = NOT)."),
+    caption_weight: float = typer.Option(1.0, callback=checked(low=-MAX_EPS, high=MAX_EPS), help="Weight of the caption term (negative = NOT)."),
     condition_module: Optional[str] = typer.Option(None, help="Your network, package.module:factory, returning logits."),
     weights: Optional[Path] = typer.Option(None, help="A .safetensors state dict for --condition-module."),
-    target: Optional[int] = typer.Option(None, help="The class index --condition-module should favour."),
+    target: Optional[int] = typer.Option(None, callback=checked(low=0, integer=True), help="The class index --condition-module should favour."),
     calibrate: str = typer.Option("up", help="Plugged-in terms vs the shipped class gradient: up (raise weak ones), match, off."),
     device: Optional[str] = Device,
     quiet: bool = Quiet,
 ):
     """Sample images with the MALA-approx chain of PPGN (a class, a caption, your network, or several), or a cINN."""
+    if out is None and grid is None and gif is None:
+        fail("nothing to write: give --out FILE.npz, --grid FILE.png and/or --gif FILE.gif")
+    if out is not None and out.suffix.lower() in (".png", ".gif"):
+        fail(f"--out writes a .npz file, got {out.name!r}; for a picture use --grid (.png) or --gif (.gif)")
+    outputs(out=(out, ".npz"), grid=(grid, ".png"), gif=(gif, ".gif"))
     import numpy as np
 
     from ..data import to_uint8
-    from ..io import make_grid, read_image, save_gif, save_image, save_npz
+    from ..io import all_or_none, make_grid, read_image, save_gif, save_image, save_npz
     from ..models import WeightsError
     from ..pipelines.request import BLOCK, SampleRequest, run, run_to_file, total, world
 
-    if out is None and grid is None and gif is None:
-        fail("nothing to write: give --out FILE.npz, --grid FILE.png and/or --gif FILE.gif")
-    for option, path, suffix in (("--out", out, ".npz"), ("--grid", grid, ".png"), ("--gif", gif, ".gif")):
-        if path is not None and path.suffix.lower() != suffix:
-            fail(f"{option} writes a {suffix} file, got {path.name!r}" + ("; for a PNG grid use --grid" if option == "--out" else ""))
     pipe = load_pipeline(model, device)
     started = time.perf_counter()
     try:
@@ -75,13 +75,14 @@ def sample_cmd(
     seconds = time.perf_counter() - started
     if result is None:  # a rank other than 0 under torchrun: rank 0 writes
         return
-    if out is not None and not streamed:
-        save_npz(out, result.array, result.labels, result.prob)
-    if grid is not None:
-        save_image(make_grid(result.array, min(num, 16)), grid)
-    if gif is not None:
-        frames = [make_grid(to_uint8(frame), len(frame), scale=4) for frame in result.trajectory[::2]]
-        save_gif(frames, gif)
+    with all_or_none():  # every output, or none
+        if out is not None and not streamed:
+            save_npz(out, result.array, result.labels, result.prob)
+        if grid is not None:
+            save_image(make_grid(result.array, min(num, 16)), grid)
+        if gif is not None:
+            frames = [make_grid(to_uint8(frame), len(frame), scale=4) for frame in result.trajectory[::2]]
+            save_gif(frames, gif)
     names = sorted({pipe.classes[k] for k in result.labels.tolist()})
     if not quiet:
         typer.echo(
@@ -102,6 +103,7 @@ def eval_cmd(
     device: Optional[str] = Device,
 ):
     """Score samples with the model's independent evaluator (never used while sampling)."""
+    outputs(json=(json_out, ".json"))
     from ..evaluation.evaluate import EvaluatorBundle, evaluate_samples
     from ..io import load_npz, write_json
     from ..models import WeightsError
@@ -159,15 +161,18 @@ def _bits_per_dim(pipe, model: str, samples, json_out: Optional[Path], data_dir:
 
 @app.command("real")
 def real_cmd(
-    num: int = typer.Option(64, "--num", "-n", help="Real images per class."),
+    num: int = typer.Option(64, "--num", "-n", callback=checked(low=1, integer=True), help="Real images per class."),
     split: str = typer.Option("train", help="train or test."),
-    seed: int = 0,
+    seed: int = Seed,
     out: Path = typer.Option(..., help="Write them as a .npz in the samples contract (the real-data floor)."),
     model: str = typer.Option("fashion-mnist", help="Whose dataset, and whose classifier fills 'prob': a shipped name or a folder."),
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
 ):
     """Write real images in the samples contract, so `ppgn eval` gives the real-data floor."""
+    outputs(out=(out, ".npz"))
+    if split not in ("train", "test"):
+        fail(f"unknown --split {split!r}; valid: train, test")
     from ..data import DataNotFoundError
     from ..evaluation.reference import real_samples
     from ..io import save_npz
@@ -188,8 +193,14 @@ def export_cmd(
     half: bool = typer.Option(False, help="Store floating tensors as float16 (half the size)."),
 ):
     """Copy trained weights (and their card) for shipping, optionally as float16."""
+    from ..io.checks import check_output
+
+    check_output(target, "TARGET", [".safetensors"])
+    if target.resolve() == source.resolve():
+        fail(f"TARGET is SOURCE ({source}); give another file")
     import torch
 
+    from ..io import all_or_none
     from ..models import WeightsError, load_model, read_card, save_model
 
     try:
@@ -199,7 +210,8 @@ def export_cmd(
     card = read_card(source)
     card.pop("class", None), card.pop("config", None)
     card["stored_dtype"] = "float16" if half else "float32"
-    save_model(model, target, card, dtype=torch.float16 if half else None)
+    with all_or_none():  # the weights and their card together
+        save_model(model, target, card, dtype=torch.float16 if half else None)
     typer.echo(f"{source} → {target} ({target.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -32,6 +32,7 @@ class InputError(ValueError):
 
 
 def _bounds(low, high, low_open: bool, high_open: bool) -> str:
+    low, high = (None if b is None else _Shown(b) for b in (low, high))
     if low is not None and high is not None:
         return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     if low is not None:
@@ -39,6 +40,18 @@ def _bounds(low, high, low_open: bool, high_open: bool) -> str:
     if high is not None:
         return f"{'<' if high_open else '<='} {high:g}"
     return ""
+
+
+class _Shown(float):
+    """A bound as people write it: 0, 0.5, 1e+06; integers in full (a seed's 2**63-1)."""
+
+    def __new__(cls, value):
+        shown = super().__new__(cls, value)
+        shown.exact = value
+        return shown
+
+    def __format__(self, spec: str) -> str:
+        return str(self.exact) if isinstance(self.exact, int) else format(float(self.exact), spec)
 
 
 def check_number(

@@ -8,6 +8,7 @@ and can be trained by ``ppgn train condition-net``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from pathlib import Path
 
@@ -39,9 +40,44 @@ def load_factory(spec: str) -> nn.Module:
     if not callable(factory):
         names = sorted(n for n in vars(module) if not n.startswith("_") and callable(getattr(module, n)))
         raise UserNetworkError(f"{module_name} has no callable {attr!r}; callables there: {', '.join(names) or 'none'}")
-    net = factory()
+    try:
+        net = factory()
+    except Exception as err:  # the user's code failing is reported as theirs, in one line
+        raise UserNetworkError(f"{spec}() raised {_first_line(err)}") from None
     if not isinstance(net, nn.Module):
         raise UserNetworkError(f"{spec} returned a {type(net).__name__}, expected a torch.nn.Module")
+    return net
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
+def guard(net: nn.Module, spec: str) -> nn.Module:
+    """``net`` with its forward watched: an exception inside it, or an output cut from the graph
+    (so that the chain would get no gradient), becomes a ``UserNetworkError`` naming ``spec``.
+
+    The module itself is kept (not wrapped), so its layers keep their names for "layer:unit".
+    """
+    forward = net.forward
+
+    @functools.wraps(forward)
+    def watched(*args, **kwargs):
+        try:
+            out = forward(*args, **kwargs)
+        except UserNetworkError:
+            raise
+        except Exception as err:
+            shapes = ", ".join(str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor))
+            raise UserNetworkError(f"{spec} failed on input {shapes}: {_first_line(err)}") from None
+        wants_grad = torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args)
+        if wants_grad and isinstance(out, torch.Tensor) and not out.requires_grad:
+            raise UserNetworkError(f"{spec} returns an output cut from its input (.detach(), .item(), numpy or no_grad "
+                                   "in its forward): the chain needs its gradient")
+        return out
+
+    net.forward = watched
     return net
 
 
@@ -58,7 +94,7 @@ def load_user_network(spec: str, weights: str | Path | None = None, device: str 
         except RuntimeError as err:
             detail = " ".join(str(err).split()).replace("Error(s) in loading state_dict for ", "")
             raise UserNetworkError(f"{weights}: does not fit {spec}: {detail[:300]}") from None
-    return net.to(device).eval().requires_grad_(False)
+    return guard(net.to(device).eval().requires_grad_(False), spec)
 
 
 def check_logits(net: nn.Module, target: int, image_shape: tuple[int, ...], device) -> int:

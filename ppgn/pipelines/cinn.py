@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..data import ImageDataset, load_dataset, parse_class
+from ..io import check_count, check_number, check_seed
 from ..models import load_model
 from ..models.cinn import CINN, evaluate_bits_per_dim, flow_to_pixels, pixels_to_flow
 from ..models.device import pick_device
@@ -80,10 +81,9 @@ class CINNPipeline:
             Samples with ``h`` = the latent codes z (N, D) and an empty ``prob_per_step``.
         """
         # 1. Check inputs.
-        if not 0 < num <= MAX_NUM:
-            raise ValueError(f"num must be in 1..{MAX_NUM}, got {num}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+        num, seed = check_count(num, "num", high=MAX_NUM), check_seed(seed)
+        temperature = check_number(temperature, "temperature", low=0, low_open=True, high=10)
+        batch = check_count(batch, "batch")
         labels = class_labels(class_, num, self.classes)
         # 2. Draw z on the CPU (the same images on any device) and invert the flow.
         gen = torch.Generator().manual_seed(seed)

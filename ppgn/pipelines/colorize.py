@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..io import check_count, check_number, check_seed
 from ..models import load_model
 from ..models.cinn import CINN
 from ..models.colour import colorize
 from ..models.device import pick_device
+from .outputs import MAX_NUM
 
 DEFAULT_COLORIZER = Path(__file__).parent.parent / "weights" / "emoji" / "colorizer.safetensors"
 
@@ -56,4 +58,6 @@ class ColorizerPipeline:
 
     def colorize(self, grey: np.ndarray, num: int = 8, seed: int = 0, temperature: float = 1.0) -> np.ndarray:
         """``num`` colourings of ``grey`` (uint8 (H, W), the model's size) → uint8 (num, H, W, 3)."""
+        num, seed = check_count(num, "num", high=MAX_NUM), check_seed(seed)
+        temperature = check_number(temperature, "temperature", low=0, low_open=True, high=10)
         return colorize(self.network, grey, num, seed, temperature)

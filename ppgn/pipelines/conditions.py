@@ -30,6 +30,7 @@ import torch
 
 from ..data import parse_class
 from ..data.captions import parse_caption
+from ..io import InputError, check_choice, check_number
 from ..models.user import check_logits, load_user_network
 from ..sampling import CaptionCondition, ClassCondition, get_preset
 from ..sampling.calibration import calibration_scale
@@ -54,6 +55,7 @@ def reference_condition(pipe, num: int) -> ClassCondition:
 
 
 CALIBRATIONS = ("up", "match", "off")
+MAX_WEIGHT = 1e6  # a term's weight, either sign (negative: NOT); beyond, the step only overflows
 
 
 def calibrate(pipe, condition: ConditionLike, start: Start, mode: str = "up") -> tuple[Condition, float]:
@@ -102,8 +104,13 @@ def compose(
     Labels are the class asked for; else the class the caption names; else the user network's
     target. Raises ValueError (one line) for bad input.
     """
-    if calibration not in CALIBRATIONS:
-        raise ValueError(f"unknown calibration {calibration!r}; valid: {', '.join(CALIBRATIONS)}")
+    check_choice(calibration, "calibration", CALIBRATIONS)
+    caption_weight = check_number(caption_weight, "--caption-weight", low=-MAX_WEIGHT, high=MAX_WEIGHT)
+    module_weight = check_number(module_weight, "module_weight", low=-MAX_WEIGHT, high=MAX_WEIGHT)
+    if weights is not None and module is None:
+        raise InputError("--weights loads the network of --condition-module; give --condition-module too")
+    if class_ is not None and not_class is not None and parse_class(class_, pipe.classes) == parse_class(not_class, pipe.classes):
+        raise InputError(f"--class and --not-class name the same class ({pipe.classes[parse_class(class_, pipe.classes)]}): nothing to sample")
     start = start or Start(num)
     terms: list[tuple[float, ConditionLike]] = []
     label = None

@@ -22,11 +22,11 @@ import numpy as np
 import torch
 
 from ..data import from_uint8, parse_class, to_uint8
-from ..io import read_image
+from ..io import check_count, check_number, check_seed, read_image
 from ..models import Evaluator, load_model
 from ..sampling import ClassCondition
 from ..sampling.context import ContextCondition, composite
-from .outputs import Inpainted
+from .outputs import MAX_NUM, Inpainted
 
 EPS4 = 0.03  # weight of the context term; chosen by `ppgn bench inpaint --eps4 ...` (docs/conditions.md)
 
@@ -91,6 +91,8 @@ def inpaint(
     Raises:
         ValueError: one line, for an image or a mask of another size or channel count than the model's.
     """
+    num, seed = check_count(num, "num", high=MAX_NUM), check_seed(seed)
+    eps4 = check_number(eps4, "eps4", low=0)
     size, _, channels = pipe.image_shape
     if image.dim() != 4 or tuple(image.shape[1:]) != (channels, size, size):
         raise ValueError(f"the image must be (N, {channels}, {size}, {size}) for this model, got {tuple(image.shape)}")

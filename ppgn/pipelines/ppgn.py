@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..data import to_uint8
+from ..io import check_choice, check_count, check_seed
 from ..models import (
     Captioner,
     Classifier,
@@ -200,8 +201,9 @@ class PPGNPipeline:
             record: keep the image trajectory of the first ``record`` chains.
         """
         # 1. Check inputs.
-        if not 0 < num <= MAX_NUM:
-            raise ValueError(f"num must be in 1..{MAX_NUM}, got {num}")
+        num, seed = check_count(num, "num", high=MAX_NUM), check_seed(seed)
+        check_choice(form, "form", ClassCondition.FORMS)
+        record = check_count(record, "record", low=0)
         labels = class_labels(class_, num, self.classes)
         self.check_preset(preset)
         spec = get_preset(preset).with_overrides(steps=steps, eps1=eps1, eps2=eps2, eps3=eps3)

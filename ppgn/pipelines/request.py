@@ -25,8 +25,9 @@ import torch
 import torch.distributed as dist
 
 from ..data import from_uint8
-from ..io import NpzWriter, load_npz
+from ..io import NpzWriter, check_choice, check_count, check_number, check_seed, load_npz
 from ..sampling import DEFAULT_PRESET, PRESETS
+from ..sampling.sampler import MAX_EPS
 from .conditions import Start, compose
 from .outputs import MAX_NUM, Samples
 
@@ -36,6 +37,7 @@ CINN_ONLY = {"temperature": "--temperature", "denoise": "--denoise/--no-denoise"
 PLUGGED = ("not_class", "caption", "condition_module", "target")
 BLOCK = MAX_NUM  # samples per pipeline call; each block has its own seed (block_seed)
 MAX_TOTAL = 10_000_000  # samples in one request: blocks stream to the output file
+MAX_STEPS = 1_000_000  # chain steps: far beyond any preset's (200), short of a chain that never ends
 
 
 @dataclass(frozen=True)
@@ -104,19 +106,20 @@ def check(pipe, request: SampleRequest) -> None:
     r = request
     if r.class_ is None and not r.plugged:
         raise ValueError("no condition given; use --class, --caption and/or --condition-module")
+    if r.weights is not None and r.condition_module is None:
+        raise ValueError("--weights loads the network of --condition-module; give --condition-module too")
     if r.per_class and r.plugged:
         raise ValueError("--class all cannot be combined with other conditions; name one class")
     limit = MAX_TOTAL // len(pipe.classes) if r.per_class else MAX_TOTAL
-    if not 0 < r.num <= limit:
-        raise ValueError(f"--num must be in 1..{limit}{' with --class all' if r.per_class else ''}, got {r.num}")
-    if r.preset not in PRESETS:
-        raise ValueError(f"unknown preset {r.preset!r}; valid: {', '.join(PRESETS)}")
-    if r.steps is not None and r.steps <= 0:
-        raise ValueError(f"--steps must be > 0, got {r.steps}")
+    check_count(r.num, "--num" + (" with --class all" if r.per_class else ""), high=limit)
+    check_seed(r.seed, "--seed")
+    check_choice(r.preset, "preset", PRESETS)
+    if r.steps is not None:
+        check_count(r.steps, "--steps", high=MAX_STEPS)
     for name in ("eps1", "eps2", "eps3"):
-        value = getattr(r, name)
-        if value is not None and not value >= 0:
-            raise ValueError(f"--{name} must be >= 0, got {value}")
+        if getattr(r, name) is not None:
+            check_number(getattr(r, name), f"--{name}", low=0, high=MAX_EPS)
+    check_count(r.record, "record", low=0)
     if pipe.kind == "cinn":
         if r.plugged:
             raise ValueError("a cINN takes --class only, not --not-class, --caption or --condition-module")
@@ -124,8 +127,8 @@ def check(pipe, request: SampleRequest) -> None:
         if chain:
             raise ValueError(f"{', '.join(chain)} apply to PPGN chains, not to a cINN; valid for a cINN: "
                              "--class, --num, --seed, --temperature, --denoise/--no-denoise")
-        if r.temperature is not None and not 0 < r.temperature <= 10:
-            raise ValueError(f"--temperature must be in (0, 10], got {r.temperature}")
+        if r.temperature is not None:
+            check_number(r.temperature, "--temperature", low=0, low_open=True, high=10)
     elif pipe.kind == "ppgn":
         cinn = [CINN_ONLY[n] for n in r.given(CINN_ONLY)]
         if cinn:

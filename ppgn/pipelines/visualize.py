@@ -26,6 +26,7 @@ from ..data import (
     from_uint8,
     open_dataset,
 )
+from ..io import check_count, check_seed
 from ..models import Classifier, load_model
 from ..models.user import load_user_network
 from ..sampling.neuron import (
@@ -36,7 +37,7 @@ from ..sampling.neuron import (
     unit_activation,
 )
 from .conditions import Start, calibrate
-from .outputs import Visualization
+from .outputs import MAX_NUM, Visualization
 
 
 def target_network(pipe, module: str | None = None, weights=None) -> nn.Module:
@@ -112,6 +113,7 @@ def visualize(
     Raises:
         ValueError: one line naming the valid layers, or the valid units of the layer.
     """
+    num, seed = check_count(num, "num", high=MAX_NUM), check_seed(seed)
     layer, unit = parse_neuron(neuron, units_of(pipe, net))
     condition = NeuronCondition(net, layer, unit, spatial)
     condition, scale = calibrate(pipe, condition, Start(num, preset, seed), calibration)

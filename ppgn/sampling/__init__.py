@@ -6,10 +6,11 @@ from .context import ContextCondition
 from .neuron import NeuronCondition
 from .presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from .priors import DAEPrior, FlowPrior, GaussianPrior, ImageDAEPrior, JointPrior, NoPrior, Prior
-from .sampler import MALASampler, SampleOutput, SamplerConfig
+from .sampler import ChainDiverged, MALASampler, SampleOutput, SamplerConfig
 
 __all__ = [
     "CaptionCondition",
+    "ChainDiverged",
     "ClassCondition",
     "ContextCondition",
     "NeuronCondition",

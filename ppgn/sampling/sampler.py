@@ -24,8 +24,24 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from ..io import check_count, check_number
 from .conditions import ConditionLike
 from .priors import Prior
+
+
+# What can go non-finite in a step, in the order it is computed, and what to look at then.
+TERMS = (
+    ("the generator's image G(h)", "G's weights hold NaN or inf"),
+    ("the condition term ∇log p(y | G(h))", "the condition network gives NaN or inf, or its weight (ε2, a caption or term weight) is too large"),
+    ("the prior term ∇log p(h)", "the prior's network gives NaN or inf (check its weights)"),
+    ("the update h + ε1·prior + ε2·condition + ε3·noise", "ε1, ε2 or ε3 is too large: the step overflowed"),
+)
+MAX_EPS = 1e6  # the largest ε (or step size) taken: h lives in [0, ~10], so more only overflows
+CHECK_EVERY = 10  # steps between looks at the chain's health (a look waits for the device)
+
+
+class ChainDiverged(ValueError):
+    """The chain's state went NaN or infinite; the message names the term that did it."""
 
 
 @dataclass(frozen=True)
@@ -39,11 +55,9 @@ class SamplerConfig:
     clip: bool = True  # clip h to [h_min, h_max] after each step
 
     def __post_init__(self):
-        for name in ("eps1", "eps2", "eps3", "step_size"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.steps <= 0:
-            raise ValueError(f"steps must be > 0, got {self.steps}")
+        for name in ("eps1", "eps2", "eps3", "step_size"):  # finite and >= 0: NaN would pass a "< 0" test
+            check_number(getattr(self, name), name, low=0, high=MAX_EPS)
+        check_count(self.steps, "steps")
 
 
 @dataclass
@@ -86,6 +100,10 @@ class MALASampler:
         h_max: torch.Tensor | float | None = None,
     ) -> torch.Tensor:
         """One update of h (B, D) given ∇log p(h) and ∇log p(y | G(h)), both (B, D)."""
+        return self.clip(self.update(h, d_prior, d_condition, generator), h_min, h_max)
+
+    def update(self, h: torch.Tensor, d_prior: torch.Tensor, d_condition: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """h + ε1·∇log p(h) + ε2·∇log p(y | G(h)) (normalised) + ε3·noise, before clipping."""
         c = self.config
         drift = c.eps1 * d_prior + c.eps2 * d_condition
         if c.normalize:
@@ -95,7 +113,11 @@ class MALASampler:
         if c.eps3 > 0:
             noise = torch.randn(h.shape, generator=generator, device="cpu" if generator is None else generator.device)
             h = h + c.eps3 * noise.to(h.device, h.dtype)
-        if c.clip and (h_min is not None or h_max is not None):
+        return h
+
+    def clip(self, h: torch.Tensor, h_min: torch.Tensor | float | None = 0.0, h_max: torch.Tensor | float | None = None) -> torch.Tensor:
+        """h clipped to [h_min, h_max] (the encoder's range), if the config clips."""
+        if self.config.clip and (h_min is not None or h_max is not None):
             h = h.clamp(min=_as_bound(h_min, h), max=_as_bound(h_max, h))
         return h
 
@@ -127,17 +149,27 @@ class MALASampler:
                 Needs a condition with ``select``; otherwise 1.
         """
         h = h0.detach().clone()
+        if not bool(h.isfinite().all()):
+            raise ChainDiverged("the start codes hold NaN or inf (the init codes, or E of the start image)")
+        # The first step at which each term went non-finite (steps + 1: not yet); it stays on the
+        # device between looks, so a healthy chain waits for the device once every CHECK_EVERY steps.
+        first_bad = torch.full((len(TERMS),), self.config.steps + 1, device=h.device)
         groups = self._groups(h, condition, workers)
         pool = ThreadPoolExecutor(len(groups), initializer=torch.set_num_threads, initargs=(1,)) if len(groups) > 1 else None
         probs, trajectory = [], [h[:record].clone()] if record else []
         try:
-            for _ in tqdm(range(self.config.steps), disable=not progress, desc="sampling", leave=False):
+            for t in tqdm(range(self.config.steps), disable=not progress, desc="sampling", leave=False):
                 if pool is None:
-                    log_p, d_condition, d_prior = self._gradients(h, G, prior, condition)
+                    log_p, d_condition, d_prior, x_finite = self._gradients(h, G, prior, condition)
                 else:
                     parts = list(pool.map(lambda g: self._gradients(h[g[0]], G, prior, g[1]), groups))
-                    log_p, d_condition, d_prior = (torch.cat(t) for t in zip(*parts))
-                h = self.step(h, d_prior, d_condition, generator, h_min, h_max)
+                    log_p, d_condition, d_prior, x_finite = (torch.cat(t) for t in zip(*parts))
+                h = self.update(h, d_prior, d_condition, generator)
+                finite = torch.stack([x_finite.all(), d_condition.isfinite().all(), d_prior.isfinite().all(), h.isfinite().all()])
+                first_bad = torch.where(finite, first_bad, first_bad.clamp(max=t + 1))
+                if (t + 1) % CHECK_EVERY == 0 or t + 1 == self.config.steps:
+                    self._check(first_bad)
+                h = self.clip(h, h_min, h_max)
                 probs.append(log_p.exp())
                 if record:
                     trajectory.append(h[:record].clone())
@@ -153,11 +185,19 @@ class MALASampler:
             trajectory=torch.stack(trajectory) if record else None,
         )
 
+    def _check(self, first_bad: torch.Tensor) -> None:
+        """Stop with the term that went non-finite first, if any did (one look: one wait for the device)."""
+        step = int(first_bad.min())
+        if step > self.config.steps:
+            return
+        term, hint = TERMS[int((first_bad == step).nonzero()[0])]  # ties: the term computed first in the step
+        raise ChainDiverged(f"the chain went non-finite at step {int(step)} of {self.config.steps}: {term} is NaN or infinite; {hint}")
+
     def _gradients(self, h: torch.Tensor, G: torch.nn.Module, prior: Prior, condition: ConditionLike):
-        """log p(y | G(h)), ∇h log p(y | G(h)) and ∇h log p(h) for chains h (B, D)."""
+        """log p(y | G(h)), ∇h log p(y | G(h)), ∇h log p(h), and whether G(h) is finite (1,), for chains h (B, D)."""
         x, log_p, d_condition = self.condition_gradient(h, G, condition)
         d_prior = prior.score(h, x) if self.config.eps1 > 0 else torch.zeros_like(h)
-        return log_p, d_condition, d_prior
+        return log_p, d_condition, d_prior, x.isfinite().all().reshape(1)
 
     @staticmethod
     def _groups(h: torch.Tensor, condition: ConditionLike, workers: int | None) -> list[tuple[slice, ConditionLike]]:
@@ -177,6 +217,12 @@ class MALASampler:
             h = h.detach().requires_grad_(True)
             x = G(h)
             log_p = condition.log_prob(x)
+            if not isinstance(log_p, torch.Tensor) or log_p.shape != (len(h),):
+                raise ValueError(f"a condition's log_prob must return one value per chain, shape ({len(h)},), "
+                                 f"got {getattr(log_p, 'shape', type(log_p).__name__)} from {type(condition).__name__}")
+            if not log_p.requires_grad:
+                raise ValueError(f"{type(condition).__name__}.log_prob does not depend on the image (its output is "
+                                 "detached from the graph: no .detach(), .item(), numpy or torch.no_grad() inside)")
             # Chains are independent, so the gradient of the sum is each chain's own gradient.
             (d_condition,) = torch.autograd.grad(log_p.sum(), h)
         return x.detach(), log_p.detach(), d_condition
