@@ -1,6 +1,9 @@
 """``ppgn bench ...``: speed and quality (docs/results.md), and the measurements of
 docs/conditions.md (networks, neurons, inpaint, captions). Each command parses, calls a function
-of ``ppgn.evaluation``, prints a table and optionally writes JSON."""
+of ``ppgn.evaluation``, prints a table and optionally writes JSON.
+
+Every number is checked while the arguments are parsed (``checked``: NaN, infinities, values
+out of range refused) and every output path before any work (``outputs``)."""
 
 from __future__ import annotations
 
@@ -10,10 +13,46 @@ from typing import Optional
 
 import typer
 
-from ..io import write_json
-from .options import DataDir, Device, Model, Preset, Quiet, Seed, fail, load_pipeline
+from .data import one_of
+from .options import (
+    DataDir,
+    Device,
+    Model,
+    Preset,
+    Quiet,
+    checked,
+    fail,
+    load_pipeline,
+    outputs,
+)
 
 bench_app = typer.Typer(no_args_is_help=True, help="Measure speed and quality.")
+
+MAX_NUM = 100_000  # samples, chains or images a command is asked for: more is a typo, not a benchmark
+MAX_STEPS = 100_000  # chain steps or training batches
+MAX_BATCH = 65_536  # chains run together
+MAX_IMAGES = 10_000_000  # a training batch: larger than any dataset here (the library names the set's size)
+IMAGE_SIZES = (28, 32, 64, 128)  # ppgn.data.SIZES, written out so that parsing needs no torch
+Seed = typer.Option(0, help="Same seed, same images.", callback=checked(seed=True))
+Steps = typer.Option(None, help="Chain length (default: the preset's).", callback=checked(low=1, high=MAX_STEPS, integer=True))
+JsonOut = typer.Option(None, "--json", help="Write the rows as JSON.")
+
+
+def _num(default: int, help: str, low: int = 1):
+    """A ``--num/-n`` option: an integer in ``low..MAX_NUM``."""
+    return typer.Option(default, "--num", "-n", help=help, callback=checked(low=low, high=MAX_NUM, integer=True))
+
+
+def _json(path: Optional[Path]) -> None:
+    """Refuse, before any work, a ``--json`` file that could not be written."""
+    outputs(**{"json": (path, ".json")})
+
+
+def _write_json(path: Optional[Path], rows) -> None:
+    from ..io import write_json
+
+    if path is not None:
+        write_json(path, rows)
 
 
 def _arrays(pipe, split: str, data_dir):
@@ -35,11 +74,11 @@ def bench_networks_cmd(
          "cnn logits*10=ppgn.examples.condition_nets:cnn_hot@condition-cnn"],
         help="NAME=package.module:factory@WEIGHTS (a file, or a stem in the model folder); repeat for several.",
     ),
-    num: int = typer.Option(16, "--num", "-n", help="Chains per class."),
+    num: int = _num(16, "Chains per class."),
     preset: str = Preset,
-    steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
+    steps: Optional[int] = Steps,
     seed: int = Seed,
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as JSON."),
+    json_out: Optional[Path] = JsonOut,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
 ):
@@ -49,10 +88,9 @@ def bench_networks_cmd(
     from ..sampling import PRESETS
 
     if preset not in PRESETS:
-        fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
-    if num <= 0:
-        fail(f"--num must be > 0, got {num}")
-    pipe = load_pipeline(model, device)
+        fail(f"unknown --preset {preset!r}; valid: {', '.join(PRESETS)}")
+    _json(json_out)
+    pipe = load_pipeline(model, device, kind="ppgn")
     nets = []
     for text in network:
         name, _, rest = text.partition("=")
@@ -61,6 +99,8 @@ def bench_networks_cmd(
             fail(f"--network must look like NAME=package.module:factory@WEIGHTS, got {text!r}")
         if weights and not Path(weights).is_file():
             weights = str(pipe.folder / f"{weights}.safetensors")
+            if not Path(weights).is_file():
+                fail(f"--network {text!r}: weights {rest.partition('@')[2]!r} are neither a file nor a stem in {pipe.folder}")
         nets.append((name, module, weights or None))
     try:
         rows = bench_user_networks(pipe, nets, num, preset, seed, steps, progress=not quiet)
@@ -70,19 +110,19 @@ def bench_networks_cmd(
     typer.echo(f"{'network':<32} {'calibration':>11} {'scale':>8} {'accuracy':>9} {'diversity':>9} {'fid':>7} {'s':>6}")
     for r in rows:
         typer.echo(f"{r['network']:<32} {r['calibration']:>11} {r['scale']:>8} {r['accuracy']:>9} {r['diversity']:>9} {r['fid']:>7} {r['seconds']:>6}")
-    if json_out is not None:
-        write_json(json_out, rows)
+    _write_json(json_out, rows)
 
 
 @bench_app.command("neurons")
 def bench_neurons_cmd(
     model: str = Model,
     neurons: str = typer.Option("features.6:3,features.6:20,fc.2:7,fc.2:41,fc.2:100,head.1:8", help="Comma-separated LAYER:UNIT list."),
-    num: int = typer.Option(16, "--num", "-n", help="Chains per unit and preset."),
-    steps: Optional[int] = typer.Option(None, help="Chain length (default: each preset's)."),
-    real_subset: int = typer.Option(0, help="Look for the top real images among this many training images (0 = all)."),
+    num: int = _num(16, "Chains per unit and preset (at least 2: diversity needs pairs).", low=2),
+    steps: Optional[int] = typer.Option(None, help="Chain length (default: each preset's).", callback=checked(low=1, high=MAX_STEPS, integer=True)),
+    real_subset: int = typer.Option(0, help="Look for the top real images among this many training images (0 = all).",
+                                    callback=checked(low=0, integer=True)),
     seed: int = Seed,
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as JSON."),
+    json_out: Optional[Path] = JsonOut,
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
@@ -92,16 +132,25 @@ def bench_neurons_cmd(
     from ..evaluation.bench_neurons import bench_neurons
     from ..evaluation.evaluate import EvaluatorBundle
     from ..models import WeightsError
-    from ..pipelines.visualize import target_network
+    from ..pipelines.visualize import target_network, units_of
+    from ..sampling.neuron import parse_neuron
 
-    if num < 2:
-        fail(f"--num must be >= 2 (diversity needs pairs), got {num}")
-    pipe = load_pipeline(model, device)
+    if real_subset and real_subset < num:
+        fail(f"--real-subset must be 0 (all) or at least --num ({num}) images, got {real_subset}")
+    _json(json_out)
+    pipe = load_pipeline(model, device, kind="ppgn")
+    try:
+        net = target_network(pipe)
+        units = units_of(pipe, net)
+        for neuron in neurons.split(","):
+            parse_neuron(neuron.strip(), units)
+    except ValueError as err:
+        fail(f"--neurons {neurons!r}: {err}")
     try:
         train = _arrays(pipe, "train", data_dir)
         evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
         images = train.images if not real_subset else train.images[:real_subset]
-        rows = bench_neurons(pipe, target_network(pipe), neurons.split(","), images, num=num, seed=seed,
+        rows = bench_neurons(pipe, net, [n.strip() for n in neurons.split(",")], images, num=num, seed=seed,
                              steps=steps, evaluator=evaluator, progress=not quiet)
     except (ValueError, WeightsError, DataNotFoundError) as err:
         fail(str(err))
@@ -113,19 +162,18 @@ def bench_neurons_cmd(
         mine = [r for r in rows if r["preset"] == preset]
         typer.echo(f"{'mean':<14} {preset:<14} {'':>10} {sum(r['activation_vs_real'] for r in mine) / len(mine):>9.3f} "
                    f"{sum(r['diversity_vs_real'] for r in mine) / len(mine):>14.3f}")
-    if json_out is not None:
-        write_json(json_out, rows)
+    _write_json(json_out, rows)
 
 
 @bench_app.command("inpaint")
 def bench_inpaint_cmd(
     model: str = Model,
-    num: int = typer.Option(100, "--num", "-n", help="Held-out test images (one fill each)."),
-    hole: int = typer.Option(12, help="Side of the square hole, in pixels."),
+    num: int = _num(100, "Held-out test images (one fill each)."),
+    hole: int = typer.Option(12, help="Side of the square hole, in pixels (1..20).", callback=checked(low=1, high=20, integer=True)),
     eps4: str = typer.Option("0.03", help="Weight(s) ε4 of the context term, comma-separated to compare several."),
-    steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
+    steps: Optional[int] = Steps,
     seed: int = Seed,
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as JSON."),
+    json_out: Optional[Path] = JsonOut,
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
@@ -134,19 +182,17 @@ def bench_inpaint_cmd(
     from ..data import DataNotFoundError
     from ..evaluation.bench_inpaint import bench_inpaint
     from ..evaluation.evaluate import EvaluatorBundle
+    from ..io import InputError, check_number
     from ..models import WeightsError
 
-    if not 0 < hole <= 20:
-        fail(f"--hole must be in 1..20, got {hole}")
-    if num <= 0:
-        fail(f"--num must be > 0, got {num}")
     try:
-        weights = tuple(float(e) for e in eps4.split(","))
+        weights = tuple(check_number(float(e), "--eps4", low=0, high=1e6) for e in eps4.split(","))
+    except InputError as err:
+        fail(f"{err} (in {eps4!r})")
     except ValueError:
         fail(f"--eps4 must be comma-separated numbers, got {eps4!r}")
-    if any(e < 0 for e in weights):
-        fail(f"--eps4 must be >= 0, got {eps4}")
-    pipe = load_pipeline(model, device)
+    _json(json_out)
+    pipe = load_pipeline(model, device, kind="ppgn")
     try:
         test, train = _arrays(pipe, "test", data_dir), _arrays(pipe, "train", data_dir)
         evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
@@ -157,18 +203,17 @@ def bench_inpaint_cmd(
     typer.echo(f"{'method':<46} {'hole MSE':>9} {'evaluator agrees':>17} {'s':>6}")
     for r in rows:
         typer.echo(f"{r['method']:<46} {r['hole_mse']:>9} {r['evaluator_agreement']:>17} {r['seconds']:>6}")
-    if json_out is not None:
-        write_json(json_out, rows)
+    _write_json(json_out, rows)
 
 
 @bench_app.command("captions")
 def bench_captions_cmd(
     model: str = Model,
     captions: Optional[str] = typer.Option(None, help="Semicolon-separated captions (default: eight covering both attributes)."),
-    num: int = typer.Option(32, "--num", "-n", help="Samples per caption."),
-    steps: Optional[int] = typer.Option(None, help="Chain length (default: the preset's)."),
+    num: int = _num(32, "Samples per caption."),
+    steps: Optional[int] = Steps,
     seed: int = Seed,
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as JSON."),
+    json_out: Optional[Path] = JsonOut,
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
@@ -179,10 +224,11 @@ def bench_captions_cmd(
     from ..evaluation.evaluate import EvaluatorBundle
     from ..models import WeightsError
 
-    if num <= 0:
-        fail(f"--num must be > 0, got {num}")
-    pipe = load_pipeline(model, device)
-    chosen = tuple(c.strip() for c in captions.split(";")) if captions else CAPTIONS
+    chosen = CAPTIONS if captions is None else tuple(c.strip() for c in captions.split(";"))
+    if not all(chosen):
+        fail(f"--captions must be captions separated by ';', none of them empty, got {captions!r}")
+    _json(json_out)
+    pipe = load_pipeline(model, device, kind="ppgn")
     try:
         test = load_dataset(pipe.dataset, "test", data_dir)
         evaluator = EvaluatorBundle.from_folder(pipe.folder, pipe.device).network
@@ -196,20 +242,19 @@ def bench_captions_cmd(
         attrs = "; ".join(f"{w} {r['attributes'][w]:.2f} / {r['real_base_rate'][w]:.2f} / {r['class_only_rate'][w]:.2f}"
                           f" / {r['composed_attributes'][w]:.2f}" for w in r["attributes"])
         typer.echo(f"{r['caption']:<26} {r['agreement']:>18} {r['real_agreement']:>6} {r['composed_agreement']:>7}   {attrs}")
-    if json_out is not None:
-        write_json(json_out, rows)
+    _write_json(json_out, rows)
 
 
 @bench_app.command("train")
 def bench_train_cmd(
     data: str = typer.Option("digits", help="A built-in set, a folder root/<class>/*.png or a contract .npz."),
-    size: Optional[int] = typer.Option(None, help="Image side (default: the data's own)."),
-    channels: Optional[int] = typer.Option(None, help="1 or 3 (default: the data's own)."),
-    steps: int = typer.Option(40, help="Global batches to train (the first is warm-up)."),
-    batch_size: int = typer.Option(128, help="Global batch size, over all processes."),
-    width: float = typer.Option(1.0, help="E/C's width multiplier."),
+    size: Optional[int] = typer.Option(None, help="Image side: 28, 32, 64 or 128 (default: the data's own).", callback=one_of(*IMAGE_SIZES)),
+    channels: Optional[int] = typer.Option(None, help="1 or 3 (default: the data's own).", callback=one_of(1, 3)),
+    steps: int = typer.Option(40, help="Global batches to train (the first is warm-up).", callback=checked(low=2, high=MAX_STEPS, integer=True)),
+    batch_size: int = typer.Option(128, help="Global batch size, over all processes.", callback=checked(low=1, high=MAX_IMAGES, integer=True)),
+    width: float = typer.Option(1.0, help="E/C's width multiplier.", callback=checked(low=0, high=64, low_open=True)),
     amp: Optional[str] = typer.Option(None, help="bf16 or fp16 autocast."),
-    workers: int = typer.Option(0, help="Processes decoding images ahead of the step."),
+    workers: int = typer.Option(0, help="Processes decoding images ahead of the step.", callback=checked(low=0, high=256, integer=True)),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the result as JSON."),
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
@@ -217,17 +262,21 @@ def bench_train_cmd(
     """Training images/s of E/C on this machine; run it under torchrun to measure several processes."""
     from ..data import DataNotFoundError
     from ..evaluation.train_speed import training_throughput
+    from ..models.device import pick_device
     from ..training.distributed import is_main
 
+    if amp is not None and amp not in ("bf16", "fp16"):
+        fail(f"unknown --amp {amp!r}; valid: bf16, fp16")
+    _json(json_out)
     try:
+        pick_device(device)
         result = training_throughput(data, size, channels, steps, batch_size, width, device, amp, workers, data_dir)
     except (DataNotFoundError, ValueError) as err:
         fail(str(err))
     if is_main():
         typer.echo(f"{result['images_per_s']} images/s: {result['processes']} process(es) × {result['threads']} thread(s) on "
                    f"{result['device']}, {result['steps']} steps of {result['batch_size']} images {tuple(result['image_shape'])}")
-        if json_out:
-            write_json(json_out, result)
+        _write_json(json_out, result)
 
 
 @bench_app.command("speed")
@@ -235,7 +284,7 @@ def bench_speed_cmd(
     model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
     preset: str = Preset,
     batches: str = typer.Option("1,16,64,256", help="Comma-separated batch sizes (chains run together)."),
-    steps: int = typer.Option(10, help="Chain steps timed per batch size (after one warm-up step)."),
+    steps: int = typer.Option(10, help="Chain steps timed per batch size (after one warm-up step).", callback=checked(low=1, high=MAX_STEPS, integer=True)),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as a JSON list."),
     profile: bool = typer.Option(False, "--profile", help="Also show where a step's time goes, by operator (at the largest batch up to 64)."),
     device: Optional[str] = Device,
@@ -245,14 +294,15 @@ def bench_speed_cmd(
     from ..sampling import PRESETS
 
     if preset not in PRESETS:
-        fail(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+        fail(f"unknown --preset {preset!r}; valid: {', '.join(PRESETS)}")
     try:
         sizes = [int(b) for b in batches.split(",")]
     except ValueError:
         fail(f"--batches must be comma-separated integers, got {batches!r}")
-    if any(b <= 0 for b in sizes) or steps <= 0:
-        fail("--batches and --steps must be positive")
-    rows = bench_speed(load_pipeline(model, device), preset, sizes, steps)
+    if not all(1 <= b <= MAX_BATCH for b in sizes):
+        fail(f"--batches must be integers in 1..{MAX_BATCH}, got {batches!r}")
+    _json(json_out)
+    rows = bench_speed(load_pipeline(model, device, kind="ppgn"), preset, sizes, steps)
     header = f"{'batch':>5} {'steps/s':>9} {'ms/sample':>10} {'MFLOP/step':>11} {'GFLOP/s':>8} {'fp32 mm':>8} {'bf16 mm':>8} {'peak MB':>8}"
     typer.echo(f"{preset} on {rows[0]['device']}, {rows[0]['threads']} threads; ms/sample = a 200-step chain")
     typer.echo(header)
@@ -263,13 +313,12 @@ def bench_speed_cmd(
         )
     if profile:
         batch = max([b for b in sizes if b <= 64] or [min(sizes)])
-        ops = profile_by_operator(load_pipeline(model, device), preset, batch)
+        ops = profile_by_operator(load_pipeline(model, device, kind="ppgn"), preset, batch)
         typer.echo(f"\nwhere a step's time goes (batch {batch} as one group of chains, operator self time):")
         for op in ops:
             typer.echo(f"  {op['operator']:<44} {op['ms_per_step']:>8.2f} ms  {100 * op['share']:5.1f}%  {op['calls_per_step']:>5} calls")
         next(r for r in rows if r["batch"] == batch)["profile"] = ops
-    if json_out is not None:
-        write_json(json_out, rows)
+    _write_json(json_out, rows)
 
 
 @bench_app.command("quality")
@@ -277,7 +326,8 @@ def bench_quality_cmd(
     model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
     rows: Optional[str] = typer.Option(None, help="Comma-separated rows: real, reconstruction, presets, other model names (default: real, reconstruction and the five presets)."),
     seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds (default 0,1,2; quick 0,1)."),
-    per_class: Optional[int] = typer.Option(None, help="Samples per class per seed (default 32; quick 4)."),
+    per_class: Optional[int] = typer.Option(None, help="Samples per class per seed, at least 2 (default 32; quick 4).",
+                                            callback=checked(low=1, high=MAX_NUM, integer=True)),
     quick: bool = typer.Option(False, "--quick", help="A small run (a couple of minutes) that exercises everything."),
     out_dir: Path = typer.Option(Path("docs"), help="Where results.md, results.json and figures/ go."),
     cache_dir: Optional[Path] = typer.Option(Path("runs/bench-quality"), help="Finished rows kept here: a rerun resumes, an added row costs only itself. 'none' to keep nothing."),
@@ -291,26 +341,28 @@ def bench_quality_cmd(
     from ..data import DataNotFoundError
     from ..evaluation.quality import FULL, QUICK, bench_quality
     from ..evaluation.report import write_report
+    from ..io import check_seed
     from ..models import WeightsError
 
     config = QUICK if quick else FULL
-    try:
-        if rows is not None:
-            config = dataclasses.replace(config, rows=tuple(r.strip() for r in rows.split(",") if r.strip()))
-        if seeds is not None:
-            config = dataclasses.replace(config, seeds=tuple(int(s) for s in seeds.split(",")))
-    except ValueError:
-        fail(f"--seeds must be comma-separated integers, got {seeds!r}")
+    if rows is not None:
+        config = dataclasses.replace(config, rows=tuple(r.strip() for r in rows.split(",") if r.strip()))
+    if seeds is not None:
+        try:
+            config = dataclasses.replace(config, seeds=tuple(check_seed(int(s), "--seeds") for s in seeds.split(",")))
+        except (ValueError, TypeError):
+            fail(f"--seeds must be comma-separated integers in 0..2**63-1, got {seeds!r}")
     if per_class is not None:
-        if per_class < 2:
+        if per_class < 2:  # a number, but too few for this benchmark: say why
             fail(f"--per-class must be >= 2 (diversity needs pairs), got {per_class}")
         config = dataclasses.replace(config, per_class=per_class)
     if not config.rows or not config.seeds:
         fail("--rows and --seeds must not be empty")
+    cache = None if cache_dir is None or str(cache_dir) == "none" else cache_dir
+    outputs(out_dir=(out_dir, "/"), cache_dir=(cache, "/"))
     started = time.perf_counter()
     try:
-        cache = None if cache_dir is None or str(cache_dir) == "none" else cache_dir
-        result = bench_quality(load_pipeline(model, device), config, data_dir, progress=not quiet, cache_dir=cache)
+        result = bench_quality(load_pipeline(model, device, kind="ppgn"), config, data_dir, progress=not quiet, cache_dir=cache)
     except (ValueError, WeightsError, DataNotFoundError) as err:
         fail(str(err))
     given = {"--rows": rows, "--seeds": seeds, "--per-class": per_class, "--out-dir": out_dir}

@@ -104,11 +104,13 @@ def eval_cmd(
 ):
     """Score samples with the model's independent evaluator (never used while sampling)."""
     outputs(json=(json_out, ".json"))
-    from ..evaluation.evaluate import EvaluatorBundle, evaluate_samples
+    from ..evaluation.evaluate import EvaluatorBundle, check_sample_count, evaluate_samples
     from ..io import load_npz, write_json
     from ..models import WeightsError
 
     pipe = load_pipeline(model, device)
+    if pipe.kind not in ("ppgn", "cinn"):
+        fail(f"{model} is a {pipe.kind} model; eval needs a ppgn or cinn model, whose evaluator scores the samples")
     if bits_per_dim:
         return _bits_per_dim(pipe, model, samples, json_out, data_dir)
     if samples is None:
@@ -121,6 +123,7 @@ def eval_cmd(
     shape = pipe.image_shape
     if data["images"].shape[1:] != shape:
         fail(f"{samples}: images must be (N, {', '.join(map(str, shape))}) for {model}, got {data['images'].shape}")
+    check_sample_count(len(data["labels"]), f"samples file {samples}")
     result = evaluate_samples(data["images"], data["labels"], bundle)
     typer.echo(f"samples      {result['num_samples']}")
     typer.echo(f"accuracy     {result['accuracy']:.4f}  (evaluator agrees with the asked class)")
@@ -178,6 +181,8 @@ def real_cmd(
     from ..io import save_npz
 
     pipe = load_pipeline(model, device)
+    if pipe.kind not in ("ppgn", "cinn"):
+        fail(f"{model} is a {pipe.kind} model; real needs a ppgn or cinn model, whose dataset and classifier it uses")
     try:
         real = real_samples(pipe, num, split, seed, data_dir)
     except (DataNotFoundError, ValueError) as err:

@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -36,6 +37,8 @@ _FASHION_FILES = {
 
 
 SYSTEM_DATA_ENV = "PPGN_SYSTEM_DATA"
+FASHION_HINT = ("install it with 'sudo apt-get install dataset-fashion-mnist', or point --data-dir / $PPGN_DATA at a "
+                "folder holding train-images-idx3-ubyte.gz and the other three IDX files")
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -56,6 +59,27 @@ def skipped_note() -> str:
     if system_data_enabled():
         return ""
     return f"; system locations skipped because {SYSTEM_DATA_ENV}={os.environ[SYSTEM_DATA_ENV]} (unset it to use them)"
+
+
+def named_data_dir(data_dir: str | Path | None = None, what: str = "the dataset", hint: str = "") -> Path | None:
+    """The data folder the user named: ``data_dir`` (``--data-dir``), else ``$PPGN_DATA``, else None.
+
+    A named folder that does not exist is refused rather than passed over: a typo must not make
+    the finders fall back, silently, to another copy of the data.
+
+    Raises:
+        DataNotFoundError: the named folder does not exist, or is a file (one line naming it).
+    """
+    if data_dir is not None:
+        path, name = Path(data_dir), "--data-dir"
+    elif os.environ.get("PPGN_DATA"):
+        path, name = Path(os.environ["PPGN_DATA"]), "$PPGN_DATA"
+    else:
+        return None
+    if not path.is_dir():
+        problem = "is a file, not a folder" if path.exists() else "does not exist"
+        raise DataNotFoundError(f"{name} {path} {problem}; give the folder that holds {what}" + (f"; {hint}" if hint else ""))
+    return path
 
 
 @dataclass
@@ -122,13 +146,10 @@ def find_dataset_dir(data_dir: str | Path | None = None) -> Path:
 
     A candidate directory counts if it holds the four IDX files directly or in a
     ``fashion-mnist/`` subdirectory. With ``PPGN_SYSTEM_DATA=0`` Debian's location is not
-    looked in (see ``system_data_enabled``).
+    looked in (see ``system_data_enabled``); a named folder that does not exist is refused.
     """
-    candidates = []
-    if data_dir is not None:
-        candidates.append(Path(data_dir))
-    elif os.environ.get("PPGN_DATA"):
-        candidates.append(Path(os.environ["PPGN_DATA"]))
+    named = named_data_dir(data_dir, "Fashion-MNIST", FASHION_HINT)
+    candidates = [named] if named is not None else []
     if system_data_enabled():
         candidates.append(DEBIAN_FASHION_MNIST)
     for base in candidates:
@@ -136,11 +157,7 @@ def find_dataset_dir(data_dir: str | Path | None = None) -> Path:
             if all(_idx_path(d, stem) for pair in _FASHION_FILES.values() for stem in pair):
                 return d
     looked = ", ".join(str(c) for c in candidates) or "nowhere: no --data-dir or $PPGN_DATA given"
-    raise DataNotFoundError(
-        f"Fashion-MNIST not found (looked in {looked}{skipped_note()}); install it with "
-        "'sudo apt-get install dataset-fashion-mnist', or point --data-dir / $PPGN_DATA at a folder "
-        "holding train-images-idx3-ubyte.gz and the other three IDX files"
-    )
+    raise DataNotFoundError(f"Fashion-MNIST not found (looked in {looked}{skipped_note()}); {FASHION_HINT}")
 
 
 def _sha256(paths: list[Path]) -> str:
@@ -156,7 +173,11 @@ def load_fashion_mnist(split: str = "train", data_dir: str | Path | None = None)
         raise ValueError(f"unknown split {split!r}; valid: {', '.join(_FASHION_FILES)}")
     directory = find_dataset_dir(data_dir)
     image_path, label_path = (_idx_path(directory, stem) for stem in _FASHION_FILES[split])
-    images, labels = read_idx(image_path), read_idx(label_path)
+    try:
+        images, labels = read_idx(image_path), read_idx(label_path)
+    except ValueError as err:
+        raise ValueError(f"{err}; the Fashion-MNIST files in {directory} are damaged: replace them "
+                         "(or reinstall 'dataset-fashion-mnist')") from None
     if images.ndim != 3 or labels.shape != (images.shape[0],):
         raise ValueError(f"{directory}: images {images.shape} and labels {labels.shape} do not match")
     return ImageDataset(
@@ -288,6 +309,32 @@ def flatten(image: Image.Image, channels: int) -> Image.Image:
         top = 65535.0 if image.mode.startswith("I;16") or wide.max() > 255 else 255.0
         image = Image.fromarray((wide.clip(0, top) * (255.0 / top)).round().astype(np.uint8), "L")
     return image.convert("L" if channels == 1 else "RGB")
+
+
+MAX_PIXELS = 89_478_485  # Pillow's default warning limit (~9459² pixels): larger is refused, not decoded
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """``Image.open(path)`` (the header only), refusing an image of more than ``MAX_PIXELS`` pixels: a
+    decompression bomb (a 30000×30000 PNG is a few kB on disk and gigabytes decoded) is an error
+    before any pixel is decoded, never Pillow's warning and never memory spent.
+
+    Raises:
+        Image.DecompressionBombError: too many pixels (the message gives the size and the limit).
+        OSError, ValueError, SyntaxError: what Pillow raises for a file it cannot read.
+    """
+    with warnings.catch_warnings():  # Pillow warns between its two limits: make the warning the error
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+        except Image.DecompressionBombWarning as err:
+            raise Image.DecompressionBombError(str(err)) from None
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        image.close()
+        raise Image.DecompressionBombError(f"{width}×{height} pixels, more than the limit of {MAX_PIXELS} "
+                                           "(a decompression bomb?); resize it first")
+    return image
 
 
 def fit_square(image: Image.Image, size: int) -> Image.Image:

@@ -6,7 +6,8 @@ NotoColorEmoji is a bitmap (CBDT) font: Pillow loads it only at size 109. **The 
 colour set** (``load_colour_images``, for the colourisation recipe): every glyph is rendered at
 that size, composited on white, cropped to a square around its ink and downscaled (box filter)
 to ``size``×``size`` RGB. Every tenth glyph in codepoint order is held out as the test split.
-The rendering is cached once as ``<data dir>/emoji/emoji-<size>.npz``.
+The rendering is cached once as ``<data dir>/emoji/emoji-<size>.npz`` (written atomically; a damaged
+cache is rendered again, or, where it cannot be, refused in one line that names it).
 
 With ``PPGN_SYSTEM_DATA=0`` the system locations are skipped: the font's default path and the
 default cache ``~/.cache/ppgn`` (a cache in ``--data-dir`` or ``$PPGN_DATA`` still counts).
@@ -55,7 +56,6 @@ No rotations: every emoji is drawn upright.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -64,7 +64,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..io import atomic_write, load_npz, save_npz
+from ..io import atomic_write, check_number, load_npz, save_npz
 from .datasets import (
     ArrayDataset,
     DataNotFoundError,
@@ -72,6 +72,8 @@ from .datasets import (
     check_channels,
     check_size,
     check_split,
+    named_data_dir,
+    open_image,
     sha256_arrays,
     skipped_note,
     split_indices,
@@ -94,6 +96,7 @@ SKIN_TONES = range(0x1F3FB, 0x1F400)
 GROUPS_VERSION = 1  # in the cache's name: raise it when the choice of emoji, the classes or the rendering change
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 SPLITS = ("train", "test")
+MAX_COLOUR_SIZE = 512  # the glyphs are drawn at 109 px: a larger side only upsamples them
 
 
 def _codepoints(font_path: Path) -> list[int]:
@@ -147,8 +150,11 @@ def load_image_folder(folder: str | Path, size: int = 16) -> np.ndarray:
     images = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
         try:
-            image = Image.open(path).convert("RGBA")
-        except (OSError, UnidentifiedImageError):
+            with open_image(path) as opened:
+                image = opened.convert("RGBA")
+        except Image.DecompressionBombError as err:  # not a broken file to pass over: say so
+            raise ValueError(f"{path}: image too large: {' '.join(str(err).split())}") from None
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
             continue
         white = Image.new("RGBA", image.size, (255, 255, 255, 255))
         images.append(np.asarray(Image.alpha_composite(white, image).convert("RGB").resize((size, size), Image.BOX)))
@@ -161,23 +167,60 @@ def load_colour_images(source: str = "emoji", split: str = "train", size: int = 
     """A split of colour images, uint8 (N, size, size, 3): 'emoji' (cached after the first call) or a folder.
 
     Every tenth image (in a fixed order) is the test split.
+
+    Raises:
+        ValueError: an unknown split, or a ``size`` outside 4..MAX_COLOUR_SIZE (one line).
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
+    size = check_number(size, "size", low=4, high=MAX_COLOUR_SIZE, integer=True)
     if source == "emoji":
-        from .mnist import DEFAULT_DATA_DIR
-
-        chosen = data_dir or os.environ.get("PPGN_DATA")
-        cache = Path(chosen or DEFAULT_DATA_DIR) / "emoji" / f"emoji-{size}.npz"
-        if cache.is_file() and (chosen or system_data_enabled()):  # the default cache is a system location
-            images = np.load(cache)["images"]
-        else:
-            images = render_emoji(size)
-            atomic_write(cache, lambda tmp: _save_arrays(tmp, images=images))
+        cache = _cache_path(f"emoji-{size}.npz", data_dir)
+        images, fault = _read_colour_cache(cache, size) if cache is not None else (None, None)
+        if images is None:
+            images = _rebuilt(cache, fault, lambda: render_emoji(size))
+            if cache is not None:
+                atomic_write(cache, lambda tmp: _save_arrays(tmp, images=images))
     else:
         images = load_image_folder(source, size)
     test = np.arange(len(images)) % 10 == 5
     return images[test] if split == "test" else images[~test]
+
+
+def _cache_path(name: str, data_dir: str | Path | None) -> Path | None:
+    """``<data dir>/emoji/<name>``: in the folder named (``data_dir``, else ``$PPGN_DATA``), else in the
+    default cache, unless ``PPGN_SYSTEM_DATA=0`` (a system location: then None, nothing is read or written)."""
+    from .mnist import DEFAULT_DATA_DIR
+
+    chosen = named_data_dir(data_dir, "emoji/ (the emoji cache, font and emoji-test.txt)")
+    if chosen is None and not system_data_enabled():
+        return None
+    return Path(chosen or DEFAULT_DATA_DIR) / "emoji" / name
+
+
+def _read_colour_cache(cache: Path, size: int) -> tuple[np.ndarray | None, str | None]:
+    """(the images of a colour-emoji cache, None), or (None, why it is damaged), or (None, None) if there is none."""
+    if not cache.is_file():
+        return None, None
+    try:
+        with np.load(cache, allow_pickle=False) as f:
+            images = f["images"]
+    except Exception as err:  # zip, format or key errors: all mean "not a readable cache"
+        return None, f"not a readable .npz: {type(err).__name__}"
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (size, size, 3) or not len(images):
+        return None, f"images {images.dtype} {images.shape}, expected uint8 (N, {size}, {size}, 3)"
+    return images, None
+
+
+def _rebuilt(cache: Path | None, fault: str | None, build):
+    """``build()``: a cache's contents made anew; if that fails where a damaged cache (``fault``) lay, one line says both."""
+    try:
+        return build()
+    except DataNotFoundError as err:
+        if fault is None:
+            raise
+        raise DataNotFoundError(f"{cache} is damaged ({fault}) and cannot be rendered again here: {err}; "
+                                f"delete it, or replace it with a good copy") from None
 
 
 def _save_arrays(path: str, **arrays: np.ndarray) -> None:
@@ -269,8 +312,8 @@ def render_sequence(font, text: str, size: int) -> np.ndarray | None:
 
 def _source(name: str, system_path: Path, package: str, data_dir: str | Path | None) -> Path:
     """``<data dir>/emoji/<name>`` if there, else Debian's ``system_path`` (unless ``PPGN_SYSTEM_DATA=0``)."""
-    chosen = data_dir or os.environ.get("PPGN_DATA")
-    candidates = [Path(chosen) / "emoji" / name] if chosen else []
+    chosen = named_data_dir(data_dir, "emoji/ (the emoji cache, font and emoji-test.txt)")
+    candidates = [chosen / "emoji" / name] if chosen else []
     if system_data_enabled():
         candidates.append(system_path)
     for path in candidates:
@@ -313,17 +356,22 @@ def build_emoji_groups(size: int = EMOJI_SIZE, font_path: str | Path | None = No
 
 def load_emoji_groups(size: int = EMOJI_SIZE, data_dir: str | Path | None = None) -> dict[str, np.ndarray]:
     """The labelled emoji set from its cache ``<data dir>/emoji/emoji-groups-v1-<size>.npz``, rendered and cached on first use."""
-    from .mnist import DEFAULT_DATA_DIR
-
-    chosen = data_dir or os.environ.get("PPGN_DATA")
-    cache = Path(chosen or DEFAULT_DATA_DIR) / "emoji" / f"emoji-groups-v{GROUPS_VERSION}-{size}.npz"
-    if cache.is_file() and (chosen or system_data_enabled()):  # the default cache is a system location
-        return load_npz(cache, num_classes=len(EMOJI_CLASSES))
-    data = build_emoji_groups(size, data_dir=data_dir)
-    try:
-        save_npz(cache, **data)
-    except OSError as err:
-        warnings.warn(f"emoji set not cached at {cache}: {err}", stacklevel=2)
+    cache = _cache_path(f"emoji-groups-v{GROUPS_VERSION}-{size}.npz", data_dir)
+    fault = None
+    if cache is not None and cache.is_file():
+        try:
+            data = load_npz(cache, num_classes=len(EMOJI_CLASSES))
+            if data["images"].shape[1:] == (size, size, 3) and len(data["images"]):
+                return data
+            fault = f"images {data['images'].shape}, expected (N, {size}, {size}, 3)"
+        except ValueError as err:  # a damaged cache: render the set again, over it
+            fault = str(err).removeprefix(f"{cache}: ")
+    data = _rebuilt(cache, fault, lambda: build_emoji_groups(size, data_dir=data_dir))
+    if cache is not None:
+        try:
+            save_npz(cache, **data)
+        except OSError as err:
+            warnings.warn(f"emoji set not cached at {cache}: {err}", stacklevel=2)
     return data
 
 

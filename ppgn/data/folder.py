@@ -20,7 +20,8 @@ At construction one pass opens every file's header (no pixels decoded) and decid
   image) or a class folder with no image refuses the folder with a one-line ``ValueError`` that
   names the path; with ``skip_bad=True`` they are left out and listed in ``dataset.skipped``
   (a file whose header reads but whose pixels are truncated fails later, when read, with a
-  one-line ``ValueError`` naming it);
+  one-line ``ValueError`` naming it); so does an image of more than ``MAX_PIXELS`` pixels (a
+  decompression bomb: a 30000×30000 PNG is tiny on disk), refused from its header, never decoded;
 * **channels** (unless given): RGB if any image is colour (any mode but 1, L, LA, I*, F;
   palette images count as colour), else grey; grey images in a colour set are repeated over RGB,
   colour images in a grey set (``channels=1``) are converted by ITU-R 601 luma;
@@ -37,6 +38,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +58,7 @@ from .datasets import (
     flatten,
     infer_size,
     make_loader,
+    open_image,
     pil_to_tensor,
     split_indices,
     to_uint8,
@@ -68,6 +73,8 @@ _READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 def _reason(err: BaseException) -> str:
     if isinstance(err, UnidentifiedImageError):
         return "not an image Pillow can read"
+    if isinstance(err, Image.DecompressionBombError):
+        return f"image too large: {' '.join(str(err).split())}"
     text = str(err).splitlines()[0] if str(err) else ""
     return text or type(err).__name__
 
@@ -108,7 +115,7 @@ def scan_folder(root: Path, skip_bad: bool = False) -> _Scan:
         found = []
         for path in _visible_files(class_dir):
             try:
-                with Image.open(path) as image:
+                with open_image(path) as image:
                     mode, (w, h) = image.mode, image.size
             except _READ_ERRORS as err:
                 if not skip_bad:
@@ -188,7 +195,7 @@ class FolderDataset(torch.utils.data.Dataset):
     def read(self, path: Path) -> torch.Tensor:
         """One image file as float32 (C, S, S) in [-1, 1]; a one-line ``ValueError`` naming it if it cannot be read."""
         try:
-            with Image.open(path) as image:
+            with open_image(path) as image:
                 if image.format == "JPEG":  # decode at a reduced scale when the file is much larger than S
                     scale = self.size / min(image.size)
                     image.draft("L" if self.channels == 1 else "RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
@@ -220,18 +227,41 @@ def write_folder(dataset, root: str | Path, num: int | None = None) -> int:
 
     Raises:
         FileExistsError: ``root`` exists and is not empty (nothing is overwritten).
+        ValueError: ``num`` is not a positive count, or more than the dataset holds.
+
+    The images go to a hidden temporary folder beside ``root``, renamed to ``root`` only when all
+    are written: a run that fails half-way leaves no partial folder.
     """
     root = Path(root)
-    if root.exists() and any(root.iterdir()):
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FileExistsError(f"{root} exists and is not empty; choose a new folder")
     labels = np.asarray(dataset.labels)
     by_class = [list(np.flatnonzero(labels == k)) for k in range(len(dataset.classes))]
     order = [i for group in itertools.zip_longest(*by_class) for i in group if i is not None]
+    if num is not None and not 0 < num <= len(order):
+        raise ValueError(f"--num {num}: {getattr(dataset, 'name', 'the dataset')} has {len(order)} images to write; "
+                         f"give 1..{len(order)}, or no --num for all")
     chosen = order[: len(order) if num is None else num]
-    for i in chosen:
-        x, y = dataset[int(i)]
-        folder = root / dataset.classes[int(y)].replace("/", "-")
-        folder.mkdir(parents=True, exist_ok=True)
-        array = to_uint8(x[None])[0]
-        Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(folder / f"{int(i):06d}.png")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
+    try:
+        for i in chosen:
+            x, y = dataset[int(i)]
+            folder = staging / dataset.classes[int(y)].replace("/", "-")
+            folder.mkdir(exist_ok=True)
+            array = to_uint8(x[None])[0]
+            Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(folder / f"{int(i):06d}.png")
+        staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700 folders; give the usual permissions
+        if root.is_dir():
+            root.rmdir()  # empty (checked above): the finished folder takes its place
+        staging.rename(root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return len(chosen)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

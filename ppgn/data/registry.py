@@ -32,6 +32,7 @@ from .datasets import (
     check_split,
     load_digits_28,
     load_fashion_mnist,
+    named_data_dir,
     sha256_arrays,
     split_indices,
 )
@@ -45,10 +46,12 @@ CLASSES = {"fashion-mnist": FASHION_MNIST_CLASSES, "mnist": DIGIT_CLASSES, "digi
 
 
 def load_dataset(name: str, split: str = "train", data_dir: str | Path | None = None) -> ImageDataset:
-    """Load a dataset by name: 'fashion-mnist', 'mnist' or 'digits'."""
+    """Load a dataset by name: 'fashion-mnist', 'mnist' or 'digits' (a named ``data_dir`` must exist)."""
     if name == "fashion-mnist":
         return load_fashion_mnist(split, data_dir)
     if name == "digits":
+        if data_dir is not None:  # digits come with scikit-learn, but a folder named must still exist
+            named_data_dir(data_dir)
         return load_digits_28(split)
     if name == "mnist":
         return load_mnist(split, data_dir)
@@ -104,11 +107,14 @@ def open_dataset(spec: str | Path, split: str = "train", size: int | None = None
 
     Raises:
         ValueError: unsupported size or channels, unknown split, bad contents; one line naming the path or the valid choices.
-        DataNotFoundError: no such dataset, folder or file; one line saying where it was looked for.
+        DataNotFoundError: no such dataset, folder or file, or a ``data_dir`` that does not exist; one line
+            saying where it was looked for.
     """
     check_split(split)
     check_size(size)
     check_channels(channels)
+    if data_dir is not None and str(spec) not in BUILTIN:  # the built-in finders check it, each with its hint
+        named_data_dir(data_dir)
     if str(spec) in BUILTIN:
         return _builtin(str(spec), split, size, channels, data_dir)
     path = Path(spec)

@@ -52,6 +52,8 @@ def distribution_from_outputs(features: torch.Tensor, logits: torch.Tensor, real
 
 def frechet_distance(features: torch.Tensor, real_features: torch.Tensor) -> float:
     """Fréchet distance between two sets of evaluator features, (N, F) and (M, F), N, M >= 2."""
+    if len(features) < 2 or len(real_features) < 2:
+        raise ValueError(f"a Fréchet distance needs at least 2 samples and 2 real images, got {len(features)} and {len(real_features)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         fid = FrechetInceptionDistance(feature=_Precomputed(features.shape[1]))
@@ -61,6 +63,8 @@ def frechet_distance(features: torch.Tensor, real_features: torch.Tensor) -> flo
 
 
 def _compute(features, logits, real_features, subset_size) -> dict[str, float]:
+    if len(features) < 2 or len(real_features) < 2:  # a covariance needs two rows (torchmetrics would raise a RuntimeError)
+        raise ValueError(f"FID and KID need at least 2 samples and 2 real images, got {len(features)} and {len(real_features)}")
     fid = FrechetInceptionDistance(feature=_Precomputed(features.shape[1]))
     fid.update(real_features.double(), real=True)
     fid.update(features, real=False)

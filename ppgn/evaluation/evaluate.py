@@ -20,6 +20,8 @@ from .metrics import (
 from .reference import load_reference
 from .similarity import ms_ssim_within_class
 
+MIN_SAMPLES = 2  # the fewest samples every metric of ``evaluate_samples`` is defined for
+
 
 @dataclass
 class EvaluatorBundle:
@@ -44,7 +46,15 @@ def evaluate_samples(images: np.ndarray, labels: np.ndarray, bundle: EvaluatorBu
     Args:
         images: uint8 (N, H, W, C), in memory or memory-mapped (it is read a batch at a time);
             labels: int64 (N,), the class asked for.
+
+    Returns:
+        the numbers; a metric a class cannot have (diversity of a class with one sample) is NaN,
+        which ``write_json`` writes as null.
+
+    Raises:
+        ValueError: fewer than ``MIN_SAMPLES`` samples (one line saying which metrics need them).
     """
+    check_sample_count(len(labels))
     features, logits = evaluator_outputs(bundle.network, images)
     return {
         "num_samples": int(len(labels)),
@@ -56,6 +66,20 @@ def evaluate_samples(images: np.ndarray, labels: np.ndarray, bundle: EvaluatorBu
         "ms_ssim": ms_ssim_within_class(images, labels),
         **distribution_from_outputs(features, logits, bundle.real_features),
     }
+
+
+def check_sample_count(num: int, what: str = "samples file") -> int:
+    """``num`` if the evaluator's metrics can be computed from that many samples.
+
+    Raises:
+        ValueError: fewer than ``MIN_SAMPLES``: FID, KID, diversity and MS-SSIM compare samples
+            with each other, so they need at least two.
+    """
+    if num < MIN_SAMPLES:
+        raise ValueError(f"the {what} holds {num} sample{'s' * (num != 1)}; scoring needs at least {MIN_SAMPLES} "
+                         "(FID, KID, diversity and MS-SSIM compare samples with each other; diversity and MS-SSIM "
+                         "need 2 of a class): write more with 'ppgn sample --num N --out FILE.npz'")
+    return num
 
 
 def per_class_fid(features: torch.Tensor, labels: np.ndarray, real_features: torch.Tensor, real_labels: np.ndarray) -> dict[int, float]:

@@ -188,10 +188,13 @@ class _Cache:
         path = self.folder / f"{job}.npz" if self.folder else None
         if path is None or not path.exists():
             return None
-        with np.load(path, allow_pickle=False) as f:
-            found = {k: f[k] for k in f.files}
-        found["metrics"] = json.loads(str(found["metrics"]))
-        return found
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                found = {k: f[k] for k in f.files}
+            found["metrics"] = json.loads(str(found["metrics"]))
+        except Exception:  # a damaged cache file (cut short, not an .npz, no metrics): the job runs again and rewrites it
+            return None
+        return found if isinstance(found["metrics"], dict) and "images" in found else None
 
     def put(self, job: str, metrics: dict, **arrays: np.ndarray) -> None:
         if self.folder is None:

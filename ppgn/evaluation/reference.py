@@ -14,14 +14,24 @@ import numpy as np
 import torch
 
 from ..data import DataNotFoundError, dataset_items, from_uint8, open_dataset
-from ..models.io import load_state
+from ..models.io import WeightsError, load_state
 from ..pipelines import Samples
 
 
 def load_reference(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """(features float64 (N, F), labels int64 (N,)) of real images."""
+    """(features float64 (N, F), labels int64 (N,)) of real images.
+
+    Raises:
+        WeightsError: a missing or corrupt file, or one without features (N, F) and labels (N,).
+    """
     state = load_state(path)
-    return state["features"].double(), state["labels"].long()
+    features, labels = state.get("features"), state.get("labels")
+    if features is None or labels is None or features.dim() != 2 or labels.shape != (len(features),) or len(features) < 2:
+        raise WeightsError(f"{path}: not an evaluator reference: it needs 'features' (N, F) and 'labels' (N,), N >= 2; "
+                           "remake it with 'ppgn train evaluator'")
+    if labels.is_floating_point() or not torch.isfinite(features.float()).all():
+        raise WeightsError(f"{path}: not an evaluator reference: non-finite features or non-integer labels")
+    return features.double(), labels.long()
 
 
 @torch.no_grad()
@@ -32,8 +42,11 @@ def real_samples(pipe, num: int, split: str = "train", seed: int = 0, data_dir: 
 
     Raises:
         DataNotFoundError: the dataset is not installed (the message says how to get it).
-        ValueError: ``num`` larger than the smallest class of the split.
+        ValueError: ``num`` larger than the smallest class of the split, or a model without classes.
     """
+    kind = getattr(pipe, "kind", None)
+    if kind not in ("ppgn", "cinn"):  # a colourisation model has no classes and no labelled dataset
+        raise ValueError(f"{pipe.folder} holds a {kind} model: it has no classes to draw real images of; give a ppgn or cinn model")
     if pipe.dataset is None:
         raise DataNotFoundError(f"{pipe.folder}: the model does not name the dataset it was trained on")
     size, _, channels = pipe.image_shape

@@ -13,6 +13,7 @@ import json
 import os
 import math
 import tempfile
+import warnings
 import zipfile
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -280,9 +281,11 @@ def read_image(path: str | Path, channels: int = 1, size: int | None = None, res
         ValueError: one line naming the file: unreadable, or of the wrong size.
     """
     try:
-        image = Image.open(path)
-        image.load()
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
+        with warnings.catch_warnings():  # a picture large enough to warn about is refused, not decoded
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            image.load()
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ValueError(f"cannot read {what} {path}: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
     if image.mode in ("RGBA", "LA", "P", "PA"):
         image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image.convert("RGBA"))

@@ -60,7 +60,13 @@ class Evaluator(nn.Module):
 
 @torch.no_grad()
 def evaluator_outputs(evaluator: torch.nn.Module, images: np.ndarray, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 (N, H, W, C) → (features (N, F), logits (N, K)) of the evaluator."""
+    """uint8 (N, H, W, C) → (features (N, F), logits (N, K)) of the evaluator.
+
+    Raises:
+        ValueError: no images (N = 0): there is nothing to score.
+    """
+    if len(images) == 0:
+        raise ValueError("no images to score: the evaluator needs at least one")
     device = next(evaluator.parameters()).device
     feats, logits = [], []
     for i in range(0, len(images), batch):

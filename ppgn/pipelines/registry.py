@@ -15,11 +15,11 @@ to Fashion-MNIST.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..data import BUILTIN, dataset_classes
+from ..io import InputError, read_json_file
 from ..models import WeightsError, read_card
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -66,7 +66,11 @@ def read_manifest(folder: str | Path) -> list[ModelEntry]:
     folder = Path(folder)
     path = folder / MANIFEST
     try:
-        manifest = json.loads(path.read_text())
+        manifest = read_json_file(path, "model manifest")
+    except InputError as err:
+        raise WeightsError(f"{err}: not a valid model manifest (a JSON object with dataset, classes, image_shape "
+                           "and models)") from None
+    try:
         models, classes, image_shape, dataset = (manifest[k] for k in ("models", "classes", "image_shape", "dataset"))
         entries = [
             ModelEntry(
@@ -76,13 +80,30 @@ def read_manifest(folder: str | Path) -> list[ModelEntry]:
             )
             for name, spec in models.items()
         ]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+    except (KeyError, TypeError, AttributeError) as err:
         raise WeightsError(f"{path}: not a valid model manifest ({type(err).__name__}: {err}); it needs "
                            "dataset, classes, image_shape and models: {NAME: {kind, weights}}") from None
+    why = _bad_description(classes, image_shape, dataset)
+    if why:
+        raise WeightsError(f"{path}: not a valid model manifest: {why}")
     for entry in entries:
         if entry.kind not in KINDS:
             raise WeightsError(f"{path}: model {entry.name!r} has unknown kind {entry.kind!r}; valid: {', '.join(KINDS)}")
+        if not isinstance(entry.weights, str) or not entry.weights or "/" in entry.weights or "\\" in entry.weights:
+            raise WeightsError(f"{path}: model {entry.name!r} names weights {entry.weights!r}; give the stem of a file in {folder}")
     return entries
+
+
+def _bad_description(classes, image_shape, dataset) -> str | None:
+    """Why a manifest's (or card's) classes, image shape and dataset cannot describe a model (None: they can)."""
+    if not isinstance(classes, (list, tuple)) or not all(isinstance(c, str) for c in classes):
+        return f"classes must be a list of names, got {str(classes)[:60]}"
+    if not (isinstance(image_shape, (list, tuple)) and len(image_shape) == 3
+            and all(isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 4096 for n in image_shape)):
+        return f"image_shape must be [C, H, W] of positive integers, got {str(image_shape)[:60]}"
+    if not isinstance(dataset, str):
+        return f"dataset must be a name, got {str(dataset)[:60]}"
+    return None
 
 
 def describe_folder(folder: str | Path) -> ModelEntry:
@@ -107,17 +128,21 @@ def describe_folder(folder: str | Path) -> ModelEntry:
         raise WeightsError(f"{folder}: no {MANIFEST}, classifier.safetensors, cinn.safetensors or colorizer.safetensors; "
                            "train one with 'ppgn train classifier|cinn|colorizer --out FOLDER'")
     card = read_card(folder / f"{stem}.safetensors")
-    config = card.get("config", {})
+    config, training = (card.get(k) if isinstance(card.get(k), dict) else {} for k in ("config", "training_config"))
     if config.get("x_shape"):
-        shape = tuple(config["x_shape"])
+        shape = config["x_shape"]
     elif "image_size" in config and "image_channels" in config:
-        shape = (config["image_channels"], config["image_size"], config["image_size"])
+        shape = [config["image_channels"], config["image_size"], config["image_size"]]
     else:
         raise WeightsError(f"{folder}: no {MANIFEST}, and the card of {stem}.safetensors does not give the image shape; "
                            f"write a {MANIFEST} with image_shape [C, H, W]")
+    why = _bad_description([], shape, "")
+    if why:
+        raise WeightsError(f"{folder / stem}.json: {why}; write a {MANIFEST} with image_shape [C, H, W]")
+    shape = tuple(shape)
     if kind == "colorizer":  # colours grey images: no classes
-        return ModelEntry(str(folder), kind, folder, stem, (), (3, *shape[1:]), card.get("training_config", {}).get("source", ""))
-    dataset = card.get("training_config", {}).get("dataset")
+        return ModelEntry(str(folder), kind, folder, stem, (), (3, *shape[1:]), str(training.get("source", "")))
+    dataset = training.get("dataset")
     if dataset not in BUILTIN:
         raise WeightsError(f"{folder}: no {MANIFEST}, and the card of {stem}.safetensors names dataset {dataset!r}; "
                            f"write a {MANIFEST} with the classes (known datasets: {', '.join(BUILTIN)})")
@@ -162,11 +187,11 @@ def how_to_make(folder: str | Path, *stems: str) -> str:
     commands the folder's manifest records for them, else its ``ppgn train all`` command with the
     options that add them (a rerun finishes what a killed run left), else the recipe of that name."""
     folder = Path(folder)
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
+    try:  # only a hint: a missing or broken manifest gives the generic one
+        manifest = read_json_file(folder / MANIFEST, "model manifest")
         commands = dict(manifest.get("commands") or {})
-        dataset = manifest.get("dataset") or "DATA"
-    except (OSError, json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        dataset = str(manifest.get("dataset") or "DATA")
+    except (InputError, AttributeError, TypeError, ValueError):
         commands, dataset = {}, "DATA"
     made, options, others = [], [], []
     for stem in stems:
