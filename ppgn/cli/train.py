@@ -3,6 +3,11 @@
 The defaults live in the recipes' config dataclasses alone (``ppgn.training.<recipe>``): every
 option here defaults to None, meaning "the config's default", so the command line and Python
 train the same thing and the card records what was used.
+
+Bad values are refused in one line before any work: numbers while the arguments are parsed
+(``checked``, before torch is imported), then by the config itself (the same checks the Python
+API runs), then the ``--out`` folder (``outputs``); a checkpoint there of another config is
+refused when the recipe starts.
 """
 
 from __future__ import annotations
@@ -13,28 +18,36 @@ from typing import Optional
 
 import typer
 
-from .options import DataDir, Device, Quiet, fail, load_pipeline
+from ..training import limits
+from .options import DataDir, Device, Quiet, checked, fail, load_pipeline, outputs
 
 train_app = typer.Typer(no_args_is_help=True, help="Train the networks (each resumes after a kill).")
 
+
+def _in(rule: dict):
+    """An option callback that refuses what ``rule`` (a range of ``ppgn.training.limits``) does: the
+    configs check the same again, for the Python API."""
+    return checked(**rule)
+
+
 # Options every recipe shares; None takes the recipe's default (the help says where it lives).
-Epochs = typer.Option(None, help="Epochs.")
-Seed = typer.Option(None, help="Random seed.")
-TrainSubset = typer.Option(None, help="Train on this many examples only (0 = all).")
+Epochs = typer.Option(None, help="Epochs.", callback=_in(limits.EPOCHS))
+Seed = typer.Option(None, help="Random seed.", callback=checked(seed=True))
+TrainSubset = typer.Option(None, help="Train on this many examples only (0 = all).", callback=_in(limits.SUBSET))
 Data = typer.Option(None, "--data", "--dataset", help="A built-in set (fashion-mnist, mnist, digits, emoji), a folder root/<class>/*.png|jpg|webp, or a contract .npz.")
-Size = typer.Option(None, help="Image side: 28, 32, 64 or 128, resized and centre-cropped (default: the data's own).")
-Channels = typer.Option(None, help="1 (grey) or 3 (RGB) (default: the data's own).")
+Size = typer.Option(None, help="Image side: 28, 32, 64 or 128, resized and centre-cropped (default: the data's own).", callback=_in(limits.SIZE))
+Channels = typer.Option(None, help="1 (grey) or 3 (RGB) (default: the data's own).", callback=_in(limits.CHANNELS))
 SkipBad = typer.Option(None, "--skip-bad/--no-skip-bad", help="Leave out files that are not images and empty class folders (counted in the card) instead of refusing.")
-BatchSize = typer.Option(None, help="Global batch size, over all processes under torchrun.")
+BatchSize = typer.Option(None, help="Global batch size, over all processes under torchrun.", callback=_in(limits.BATCH))
 Amp = typer.Option(None, help="Autocast the forward passes: bf16 or fp16 (fp16 on CUDA only); default full precision.")
-Workers = typer.Option(0, help="Processes decoding images ahead of the training step.")
+Workers = typer.Option(0, help="Processes decoding images ahead of the training step (at most 64).", callback=_in(limits.WORKERS))
 
 
 def _config(cls, **options):
     """``cls`` from the options given; one left out (None) takes the config's own default."""
     try:
         return cls(**{name: value for name, value in options.items() if value is not None})
-    except ValueError as err:
+    except (ValueError, TypeError) as err:  # each names its flag
         fail(str(err))
 
 
@@ -43,16 +56,15 @@ def _text(path: Optional[Path]) -> Optional[str]:
     return None if path is None else str(path)
 
 
-def _positive(config, *names: str) -> None:
-    """A one-line error naming the option unless each named field of ``config`` is > 0."""
-    for name in names:
-        if getattr(config, name) <= 0:
-            fail(f"--{name.replace('_', '-')} must be > 0, got {getattr(config, name)}")
-
-
 def _default_out(config, name: str) -> Path:
     """runs/<data>/<name>: the data's name, or its folder's or file's name."""
     return Path("runs") / Path(str(config.dataset).rstrip("/")).stem / name
+
+
+def _out(out: Path) -> Path:
+    """``--out`` if a folder can be made or written there, else a one-line error (before any work)."""
+    outputs(out=(out, "/"))
+    return out
 
 
 def _train(recipe, config, out: Path, data_dir, device, quiet, **launch) -> dict:
@@ -89,7 +101,7 @@ def _classifier_command(model: str, summary: str):
         channels: Optional[int] = Channels,
         skip_bad: Optional[bool] = SkipBad,
         out: Optional[Path] = typer.Option(None, help=f"Output folder (default runs/DATA/{model})."),
-        width: Optional[float] = typer.Option(None, help="Width multiplier of the network."),
+        width: Optional[float] = typer.Option(None, help="Width multiplier of the network.", callback=_in(limits.MULTIPLIER)),
         epochs: Optional[int] = Epochs,
         batch_size: Optional[int] = BatchSize,
         seed: Optional[int] = Seed,
@@ -104,8 +116,7 @@ def _classifier_command(model: str, summary: str):
 
         config = _config(ClassifierTrainConfig, model=model, dataset=data, size=size, channels=channels, skip_bad=skip_bad, width=width,
                          epochs=epochs, batch_size=batch_size, seed=seed, train_subset=train_subset)  # fmt: skip
-        _positive(config, "epochs", "batch_size", "width")
-        out = out or _default_out(config, model)
+        out = _out(out or _default_out(config, model))
         card = _train(train_classifier, config, out, data_dir, device, quiet, amp=amp, workers=workers)
         _say(f"{model}: test accuracy {card['metrics']['test_accuracy']:.4f} → {out}")
 
@@ -129,9 +140,9 @@ def train_generator_cmd(
     skip_bad: Optional[bool] = SkipBad,
     classifier: Optional[Path] = typer.Option(None, help="The frozen encoder E (default runs/DATA/classifier/classifier.safetensors)."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATA/generator)."),
-    noise: Optional[float] = typer.Option(None, help="Noise on h in per-unit stds (0 = noiseless Joint PPGN-h)."),
-    width: Optional[float] = typer.Option(None, help="G's width multiplier (4 as shipped)."),
-    d_width: Optional[float] = typer.Option(None, help="D's width multiplier (2 as shipped)."),
+    noise: Optional[float] = typer.Option(None, help="Noise on h in per-unit stds (0 = noiseless Joint PPGN-h).", callback=_in(limits.NOISE)),
+    width: Optional[float] = typer.Option(None, help="G's width multiplier (4 as shipped).", callback=_in(limits.MULTIPLIER)),
+    d_width: Optional[float] = typer.Option(None, help="D's width multiplier (2 as shipped).", callback=_in(limits.MULTIPLIER)),
     epochs: Optional[int] = Epochs,
     batch_size: Optional[int] = BatchSize,
     seed: Optional[int] = Seed,
@@ -148,10 +159,7 @@ def train_generator_cmd(
     config = _config(GeneratorTrainConfig, dataset=data, size=size, channels=channels, skip_bad=skip_bad, classifier=_text(classifier),
                      noise=noise, width=width, d_width=d_width, epochs=epochs, batch_size=batch_size, seed=seed,
                      train_subset=train_subset)  # fmt: skip
-    _positive(config, "epochs", "batch_size", "width", "d_width")
-    if config.noise < 0:
-        fail(f"--noise must be >= 0, got {config.noise}")
-    out = out or _default_out(config, "generator")
+    out = _out(out or _default_out(config, "generator"))
     card = _train(train_generator, config, out, data_dir, device, quiet, amp=amp, workers=workers)
     _say(f"generator: {card['metrics']} → {out}")
 
@@ -166,7 +174,7 @@ def _dae_command(space: str, summary: str):
         skip_bad: Optional[bool] = SkipBad,
         classifier: Optional[Path] = typer.Option(None, help="The frozen encoder E, for dae-h (default runs/DATA/classifier/classifier.safetensors)."),
         out: Optional[Path] = typer.Option(None, help=f"Output folder (default runs/DATA/dae-{space})."),
-        noise: Optional[float] = typer.Option(None, help="Noise σ (per-unit stds of h, or pixel units of x)."),
+        noise: Optional[float] = typer.Option(None, help="Noise σ (per-unit stds of h, or pixel units of x); > 0.", callback=_in(limits.NEEDED_NOISE)),
         epochs: Optional[int] = Epochs,
         batch_size: Optional[int] = BatchSize,
         seed: Optional[int] = Seed,
@@ -182,10 +190,7 @@ def _dae_command(space: str, summary: str):
         config = _config(DAETrainConfig, space=space, dataset=data, size=size, channels=channels, skip_bad=skip_bad,
                          classifier=_text(classifier), noise=noise, epochs=epochs, batch_size=batch_size, seed=seed,
                          train_subset=train_subset)  # fmt: skip
-        if config.noise <= 0:
-            fail(f"--noise must be > 0 for a denoising autoencoder, got {config.noise}")
-        _positive(config, "epochs", "batch_size")
-        out = out or _default_out(config, f"dae-{space}")
+        out = _out(out or _default_out(config, f"dae-{space}"))
         card = _train(train_dae, config, out, data_dir, device, quiet, amp=amp, workers=workers)
         _say(f"dae-{space}: {card['metrics']} → {out}")
 
@@ -203,17 +208,17 @@ def train_cinn_cmd(
     out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/cinn)."),
     epochs: Optional[int] = Epochs,
     layout: Optional[str] = typer.Option(None, help="fc (couplings on flattened pixels), multiscale (conv couplings at 1/2 and 1/4 size, then fc) or pyramid (fc on the 1/4-size thumbnail, conv on the detail bands given it)."),
-    blocks: Optional[int] = typer.Option(None, help="Permute + GLOW coupling blocks (the fully connected ones with multiscale or pyramid)."),
-    hidden: Optional[int] = typer.Option(None, help="Fully connected sub-network width."),
+    blocks: Optional[int] = typer.Option(None, help="Permute + GLOW coupling blocks (the fully connected ones with multiscale or pyramid).", callback=_in(limits.BLOCKS)),
+    hidden: Optional[int] = typer.Option(None, help="Fully connected sub-network width.", callback=_in(limits.UNITS)),
     conv_blocks: Optional[str] = typer.Option(None, help="multiscale, pyramid: coupling blocks per scale (1/2, 1/4, ...), comma-separated."),
     conv_hidden: Optional[str] = typer.Option(None, help="multiscale, pyramid: sub-network channels per scale, comma-separated."),
-    cond_features: Optional[int] = typer.Option(None, help="Width of the conditioning network's output."),
-    class_weight: Optional[float] = typer.Option(None, help="β of the class term β·CE(p(c|x)) (IB-INN); 0 = maximum likelihood only."),
-    class_batch: Optional[int] = typer.Option(None, help="Images per batch that pay the class term (each costs one pass per class)."),
-    clamp: Optional[float] = typer.Option(None, help="Soft clamp of the log-scales."),
-    lr: Optional[float] = typer.Option(None, help="Adam learning rate (cosine schedule)."),
+    cond_features: Optional[int] = typer.Option(None, help="Width of the conditioning network's output.", callback=_in(limits.UNITS)),
+    class_weight: Optional[float] = typer.Option(None, help="β of the class term β·CE(p(c|x)) (IB-INN); 0 = maximum likelihood only.", callback=_in(limits.WEIGHT)),
+    class_batch: Optional[int] = typer.Option(None, help="Images per batch that pay the class term (each costs one pass per class).", callback=_in(limits.BATCH)),
+    clamp: Optional[float] = typer.Option(None, help="Soft clamp of the log-scales.", callback=_in(limits.CLAMP)),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate (cosine schedule).", callback=_in(limits.LR)),
     dequantisation: Optional[str] = typer.Option(None, help="uniform, in logit space (bits/dim is a bound), or gaussian, on the pixels (the authors')."),
-    noise: Optional[float] = typer.Option(None, help="σ of gaussian dequantisation, on pixels in [0, 1]."),
+    noise: Optional[float] = typer.Option(None, help="σ of gaussian dequantisation, on pixels in [0, 1].", callback=_in(limits.PIXEL_NOISE)),
     train_subset: Optional[int] = TrainSubset,
     seed: Optional[int] = Seed,
     batch_size: Optional[int] = BatchSize,
@@ -226,7 +231,7 @@ def train_cinn_cmd(
     from ..models.cinn import LAYOUTS
     from ..training.cinn import CINNTrainConfig, train_cinn
 
-    scales = {name: text and _positive_ints(name, text) for name, text in (("conv-blocks", conv_blocks), ("conv-hidden", conv_hidden))}
+    scales = {name: None if text is None else _positive_ints(name, text) for name, text in (("conv-blocks", conv_blocks), ("conv-hidden", conv_hidden))}
     config = _config(
         CINNTrainConfig, dataset=dataset, epochs=epochs, layout=layout, blocks=blocks, hidden=hidden,
         conv_blocks=scales["conv-blocks"], conv_hidden=scales["conv-hidden"], cond_features=cond_features,
@@ -237,12 +242,7 @@ def train_cinn_cmd(
         fail(f"unknown dataset {config.dataset!r}; valid: mnist, fashion-mnist, digits")
     if config.layout not in LAYOUTS:
         fail(f"unknown layout {config.layout!r}; valid: {', '.join(LAYOUTS)}")
-    _positive(config, "epochs", "blocks", "hidden", "clamp", "lr", "cond_features", "class_batch")
-    if config.class_weight < 0:
-        fail(f"--class-weight must be >= 0, got {config.class_weight}")
-    if len(config.conv_blocks) != len(config.conv_hidden):
-        fail(f"--conv-blocks and --conv-hidden need one entry per scale, got {config.conv_blocks} and {config.conv_hidden}")
-    out = out or Path(f"runs/{config.dataset}/cinn")
+    out = _out(out or Path(f"runs/{config.dataset}/cinn"))
     card = _train(train_cinn, config, out, data_dir, device, quiet, amp=amp)
     _say(f"cinn: {card['metrics']} → {out}")
 
@@ -263,10 +263,10 @@ def train_flow_prior_cmd(
     dataset: Optional[str] = typer.Option(None, help="fashion-mnist or digits."),
     classifier: Optional[Path] = typer.Option(None, help="The frozen encoder E (default: the shipped Fashion-MNIST one)."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/flow-prior)."),
-    noise: Optional[float] = typer.Option(None, help="Smoothing σ in per-unit stds of h (as the DAE on h)."),
+    noise: Optional[float] = typer.Option(None, help="Smoothing σ in per-unit stds of h (as the DAE on h); > 0.", callback=_in(limits.NEEDED_NOISE)),
     epochs: Optional[int] = Epochs,
-    blocks: Optional[int] = typer.Option(None, help="Permute + GLOW coupling blocks."),
-    hidden: Optional[int] = typer.Option(None, help="Sub-network width."),
+    blocks: Optional[int] = typer.Option(None, help="Permute + GLOW coupling blocks.", callback=_in(limits.BLOCKS)),
+    hidden: Optional[int] = typer.Option(None, help="Sub-network width.", callback=_in(limits.UNITS)),
     seed: Optional[int] = Seed,
     batch_size: Optional[int] = BatchSize,
     amp: Optional[str] = Amp,
@@ -281,10 +281,7 @@ def train_flow_prior_cmd(
                      epochs=epochs, blocks=blocks, hidden=hidden, seed=seed, batch_size=batch_size)  # fmt: skip
     if config.dataset not in ("fashion-mnist", "digits"):
         fail(f"unknown dataset {config.dataset!r}; valid: fashion-mnist, digits")
-    if config.noise <= 0:
-        fail(f"--noise must be > 0 (codes are post-ReLU: without smoothing they have no density), got {config.noise}")
-    _positive(config, "epochs", "blocks", "hidden")
-    out = out or Path(f"runs/{config.dataset}/flow-prior")
+    out = _out(out or Path(f"runs/{config.dataset}/flow-prior"))
     card = _train(train_flow_prior, config, out, data_dir, device, quiet, amp=amp)
     _say(f"flow-prior: {card['metrics']} → {out}")
 
@@ -293,10 +290,10 @@ def train_flow_prior_cmd(
 def train_colorizer_cmd(
     source: Optional[str] = typer.Option(None, help="emoji (apt-get install fonts-noto-color-emoji) or a folder of colour images."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default runs/emoji/colorizer)."),
-    size: Optional[int] = typer.Option(None, help="Image side in pixels."),
+    size: Optional[int] = typer.Option(None, help="Image side in pixels, even, >= 4.", callback=_in(limits.SIZE | dict(low=4, high=1_024))),
     epochs: Optional[int] = Epochs,
-    blocks: Optional[int] = typer.Option(None, help="Permute + GLOW coupling blocks."),
-    hidden: Optional[int] = typer.Option(None, help="Sub-network channels."),
+    blocks: Optional[int] = typer.Option(None, help="Permute + GLOW coupling blocks.", callback=_in(limits.BLOCKS)),
+    hidden: Optional[int] = typer.Option(None, help="Sub-network channels.", callback=_in(limits.UNITS)),
     seed: Optional[int] = Seed,
     batch_size: Optional[int] = BatchSize,
     amp: Optional[str] = Amp,
@@ -310,10 +307,7 @@ def train_colorizer_cmd(
     config = _config(ColorizerTrainConfig, source=source, size=size, epochs=epochs, blocks=blocks, hidden=hidden, seed=seed, batch_size=batch_size)
     if config.source != "emoji" and not Path(config.source).is_dir():
         fail(f"--source must be emoji or an existing folder of images, got {config.source!r}")
-    if config.size < 4 or config.size % 2:
-        fail(f"--size must be an even number >= 4, got {config.size}")
-    _positive(config, "epochs", "blocks", "hidden")
-    out = out or Path("runs/emoji/colorizer")
+    out = _out(out or Path("runs/emoji/colorizer"))
     card = _train(train_colorizer, config, out, data_dir, device, quiet, amp=amp)
     _say(f"colorizer: {card['metrics']} → {out}")
 
@@ -336,15 +330,14 @@ def train_condition_net_cmd(
     from ..training.condition_net import ConditionNetTrainConfig, train_condition_net
 
     config = _config(ConditionNetTrainConfig, module=module, dataset=dataset, epochs=epochs, seed=seed, batch_size=batch_size, train_subset=train_subset)
-    _positive(config, "epochs")
-    out = out or Path(f"runs/{config.dataset}/condition-{module.rpartition(':')[2]}")
+    out = _out(out or Path(f"runs/{config.dataset}/condition-{module.rpartition(':')[2]}"))
     card = _train(train_condition_net, config, out, data_dir, device, quiet, amp=amp)
     _say(f"{module}: {card['metrics']} → {out}")
 
 
 @train_app.command("captioner")
 def train_captioner_cmd(
-    dataset: Optional[str] = typer.Option(None, help="fashion-mnist (captions name its classes)."),
+    dataset: Optional[str] = typer.Option(None, help="fashion-mnist (captions name its classes), or digits for a quick run."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATASET/captioner)."),
     epochs: Optional[int] = Epochs,
     seed: Optional[int] = Seed,
@@ -363,11 +356,10 @@ def train_captioner_cmd(
     from ..training.captioner import CaptionerTrainConfig, train_captioner
 
     config = _config(CaptionerTrainConfig, dataset=dataset, epochs=epochs, seed=seed, batch_size=batch_size, train_subset=train_subset)
-    _positive(config, "epochs")
+    out = _out(out or Path(f"runs/{config.dataset}/captioner"))
     if classifier is None:  # the command line reads --model's E, which the library config cannot look up
         classifier = str(load_pipeline(model, None, kind="ppgn").folder / "classifier.safetensors")
     config = replace(config, classifier="" if classifier.lower() == "none" else classifier)
-    out = out or Path(f"runs/{config.dataset}/captioner")
     card = _train(train_captioner, config, out, data_dir, device, quiet, amp=amp)
     _say(f"captioner: {card['metrics']} → {out}")
 
@@ -379,14 +371,14 @@ def train_all_cmd(
     size: Optional[int] = Size,
     channels: Optional[int] = Channels,
     skip_bad: Optional[bool] = SkipBad,
-    width: Optional[float] = typer.Option(None, help="Width multiplier of every network (E/C ×1, G ×4, D ×2 as shipped)."),
-    generator_width: Optional[float] = typer.Option(None, help="G's own width multiplier (default 4 × --width)."),
-    code_dim: Optional[int] = typer.Option(None, help="Size of the code h."),
-    epochs: Optional[int] = typer.Option(None, help="Epochs of every stage (default: each recipe's own)."),
-    classifier_epochs: Optional[int] = typer.Option(None, help="Epochs of E/C (overrides --epochs)."),
-    evaluator_epochs: Optional[int] = typer.Option(None, help="Epochs of the evaluator (overrides --epochs)."),
-    generator_epochs: Optional[int] = typer.Option(None, help="Epochs of G (overrides --epochs)."),
-    dae_epochs: Optional[int] = typer.Option(None, help="Epochs of each DAE (overrides --epochs)."),
+    width: Optional[float] = typer.Option(None, help="Width multiplier of every network (E/C ×1, G ×4, D ×2 as shipped).", callback=_in(limits.MULTIPLIER)),
+    generator_width: Optional[float] = typer.Option(None, help="G's own width multiplier (default 4 × --width).", callback=_in(limits.MULTIPLIER)),
+    code_dim: Optional[int] = typer.Option(None, help="Size of the code h.", callback=_in(limits.UNITS)),
+    epochs: Optional[int] = typer.Option(None, help="Epochs of every stage (default: each recipe's own).", callback=_in(limits.EPOCHS)),
+    classifier_epochs: Optional[int] = typer.Option(None, help="Epochs of E/C (overrides --epochs).", callback=_in(limits.EPOCHS)),
+    evaluator_epochs: Optional[int] = typer.Option(None, help="Epochs of the evaluator (overrides --epochs).", callback=_in(limits.EPOCHS)),
+    generator_epochs: Optional[int] = typer.Option(None, help="Epochs of G (overrides --epochs).", callback=_in(limits.EPOCHS)),
+    dae_epochs: Optional[int] = typer.Option(None, help="Epochs of each DAE (overrides --epochs).", callback=_in(limits.EPOCHS)),
     batch_size: Optional[int] = BatchSize,
     noiseless: bool = typer.Option(False, help="Also train G without noise on h (presets dgn-am, ppgn-x, ppgn-h, noiseless-joint-ppgn-h)."),
     daes: bool = typer.Option(False, help="Also train the DAEs on h and on x (presets ppgn-h, ppgn-x)."),
@@ -407,9 +399,7 @@ def train_all_cmd(
                      epochs=epochs, classifier_epochs=classifier_epochs, evaluator_epochs=evaluator_epochs,
                      generator_epochs=generator_epochs, dae_epochs=dae_epochs, batch_size=batch_size, noiseless=noiseless,
                      daes=daes, seed=seed, train_subset=train_subset)  # fmt: skip
-    for name in ("epochs", "classifier_epochs", "evaluator_epochs", "generator_epochs", "dae_epochs", "batch_size"):
-        if getattr(config, name) is not None:
-            _positive(config, name)
+    _out(out)
     say = (lambda line: None) if quiet else (lambda line: typer.echo(line, err=True))
     manifest = _train(lambda c, o, d, dev, q: (None, train_all(c, o, d, dev, q, say, amp=amp, workers=workers)),
                       config, out, data_dir, device, quiet)  # fmt: skip

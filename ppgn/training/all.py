@@ -14,7 +14,9 @@ then ``manifest.json``: the folder's dataset, classes, image shape, data fingerp
 command behind every file. Each stage trains in ``out/train/<stage>/`` (its checkpoints live
 there, so a killed run resumes inside the stage it was in) and its weights are copied to
 ``out/`` when it ends; a stage whose weights are already there, made by the same config, is
-skipped. So rerunning the same command after a kill at any point finishes the job.
+skipped. So rerunning the same command after a kill at any point finishes the job. Rerun with
+other options, a stage they change starts afresh: its work folder is this recipe's own, so its
+checkpoint of the old config is dropped (where a lone recipe would refuse to train over it).
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from pathlib import Path
 from typing import Callable
 
 from ..data import BUILTIN, open_dataset
-from ..io import atomic_write, write_json
+from ..io import InputError, atomic_write, write_json
 from . import distributed
 from .classifier import ClassifierTrainConfig, train_classifier
+from .common import OPTIONAL, check_fields, check_image_shape
 from .dae import DAETrainConfig, train_dae
 from .generator import GeneratorTrainConfig, train_generator
-from .loop import command_line
+from .limits import BATCH, CHANNELS, EPOCHS, MULTIPLIER, SEED, SIZE, SUBSET, UNITS
+from .loop import Checkpoint, command_line
 
 MANIFEST = "manifest.json"  # read by ppgn.pipelines.registry
 
@@ -58,8 +62,12 @@ class AllTrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.width <= 0 or self.code_dim <= 0 or (self.generator_width is not None and self.generator_width <= 0):
-            raise ValueError(f"width, generator_width and code_dim must be > 0, got {self.width}, {self.generator_width} and {self.code_dim}")
+        epochs = EPOCHS | OPTIONAL
+        check_fields(self, size=SIZE | OPTIONAL, channels=CHANNELS | OPTIONAL, width=MULTIPLIER, generator_width=MULTIPLIER | OPTIONAL,
+                     code_dim=UNITS, epochs=epochs, classifier_epochs=epochs, evaluator_epochs=epochs, generator_epochs=epochs,
+                     dae_epochs=epochs, batch_size=BATCH | OPTIONAL, train_subset=SUBSET,
+                     seed=SEED | dict(high=SEED["high"] - 1))  # the evaluator trains with seed + 1  # fmt: skip
+        check_image_shape(self)
 
     def epochs_of(self, stage: str) -> dict:
         """{"epochs": n} for a stage, or {} to keep its recipe's default."""
@@ -116,6 +124,25 @@ def _ship(work: Path, out: Path, file: str, written: str) -> None:
             atomic_write(out / f"{file}{suffix}", lambda tmp, source=source: shutil.copyfile(source, tmp))
 
 
+def check_batches(config: AllTrainConfig, plan: list, n: int) -> None:
+    """Refuse, before the first stage trains, a batch that the ``n`` training examples do not fill."""
+    for stage, _, recipe_config, _ in plan:
+        if recipe_config.batch_size > n:
+            have = f"--train-subset {config.train_subset} leaves {n} training examples" if config.train_subset else f"the training set has {n} examples"
+            fix = "raise --train-subset (0 = all) or lower --batch-size" if config.train_subset else "lower --batch-size"
+            raise InputError(f"{have}, fewer than one batch of the {stage} stage (--batch-size {recipe_config.batch_size}): {fix}")
+
+
+def drop_stale_checkpoint(work: Path, recipe_config, say: Callable[[str], None]) -> None:
+    """Remove the checkpoint a stage's work folder holds from another config, so the stage starts afresh."""
+    ckpt = Checkpoint(work)
+    if ckpt.exists():
+        changed = ckpt.changes(ckpt.load(), recipe_config)
+        if changed is not None:
+            say(f"{work.name}: options changed ({changed}); starting the stage afresh")
+            ckpt.path.unlink()
+
+
 def train_all(config: AllTrainConfig, out: str | Path, data_dir: str | None = None, device: str | None = None,
               quiet: bool = False, say: Callable[[str], None] = lambda line: None, amp: str | None = None,
               workers: int = 0) -> dict:  # fmt: skip
@@ -128,12 +155,15 @@ def train_all(config: AllTrainConfig, out: str | Path, data_dir: str | None = No
     data = open_dataset(config.data, "train", config.size, config.channels, data_dir, config.skip_bad)  # refuse bad data first
     main = distributed.is_main()
     say = say if main else (lambda line: None)
-    cards = {}
-    for stage, recipe, recipe_config, files in stage_plan(config, out):
+    cards, plan = {}, stage_plan(config, out)
+    check_batches(config, plan, len(data) if not config.train_subset else min(config.train_subset, len(data)))
+    for stage, recipe, recipe_config, files in plan:
         if all(_done(out, f, recipe_config) for f in files if not f.endswith("-reference")):
             say(f"{stage}: done already ({out / files[0]}.safetensors)")
         else:
             work = out / "train" / stage
+            if main:
+                drop_stale_checkpoint(work, recipe_config, say)
             say(f"{stage}: training in {work}")
             recipe(recipe_config, work, data_dir, device, quiet, amp=amp, workers=workers)
             if main:

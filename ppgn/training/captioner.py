@@ -33,10 +33,14 @@ from ..data.captions import (
     make_caption,
     vocabulary,
 )
+from ..io import InputError, check_choice
 from ..models import Classifier, load_model, save_model
 from ..models.captioner import Captioner, CaptionerConfig
-from .common import encode_all
+from .common import check_fields, encode_all
+from .limits import BATCH, EPOCHS, LR, SEED, SUBSET
 from .loop import Run
+
+DATASETS = ("fashion-mnist", "digits")  # captions name Fashion-MNIST's classes; digits (10 classes, built in) stands in for quick runs
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,10 @@ class CaptionerTrainConfig:
     train_subset: int = 0  # 0 = the whole training set
     classifier: str = ""  # a Classifier's weights: read h = E(x); "" = a CNN on the pixels
     seed: int = 0
+
+    def __post_init__(self):
+        check_fields(self, epochs=EPOCHS, batch_size=BATCH, lr=LR, train_subset=SUBSET, seed=SEED)
+        check_choice(self.dataset, "--dataset", DATASETS)
 
 
 def sentence_batch(sentences: list[str], vocab: tuple[str, ...]) -> torch.Tensor:
@@ -97,6 +105,12 @@ def train_captioner(config: CaptionerTrainConfig, out: str | Path, data_dir: str
         raise ValueError(f"captions need the {len(CLASS_WORDS)} Fashion-MNIST classes; {config.dataset} has {len(train.classes)}")
     if config.train_subset:
         train = train.subset(config.train_subset, run.gen)
+    steps = run.total_steps(len(train))  # refuses a set smaller than one batch, before any work
+    missing = sorted(set(range(len(CLASS_WORDS))) - set(np.asarray(train.labels).tolist()))
+    if missing:  # the attribute thresholds are measured per class
+        where = f"--train-subset {config.train_subset} leaves" if config.train_subset else f"{config.dataset} has"
+        raise InputError(f"{where} no image of class {', '.join(CLASS_WORDS[k] for k in missing)}; "
+                         "captions need every class: raise --train-subset (0 = all)")
     vocab = vocabulary()
     thresholds = fit_thresholds(train.images, train.labels, len(CLASS_WORDS))
     x_train, x_test = to_tensor(train.images), to_tensor(test.images)
@@ -108,7 +122,7 @@ def train_captioner(config: CaptionerTrainConfig, out: str | Path, data_dir: str
     model = Captioner(model_config).to(run.device)
     b_words, s_words = attribute_words(train.images, train.labels, thresholds)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=run.total_steps(len(train)))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
     net = run.distribute(model)
 
     def step(idx: torch.Tensor) -> torch.Tensor:

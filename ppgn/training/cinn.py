@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ..data import load_dataset
+from ..io import InputError
 from ..models.cinn import (
     CINN,
     CINNConfig,
@@ -30,6 +31,20 @@ from ..models.cinn import (
     pixels_to_flow,
 )
 from ..models.io import save_model
+from .common import check_fields
+from .limits import (
+    BATCH,
+    BLOCKS,
+    CLAMP,
+    DECAY,
+    EPOCHS,
+    LR,
+    PIXEL_NOISE,
+    SEED,
+    SUBSET,
+    UNITS,
+    WEIGHT,
+)
 from .loop import Run
 
 DEQUANTISATIONS = ("uniform", "gaussian")
@@ -65,6 +80,11 @@ class CINNTrainConfig:
             object.__setattr__(self, "logit_alpha", 0.0 if self.dequantisation == "gaussian" else 0.05)
         if self.dequantisation == "gaussian" and self.logit_alpha:
             raise ValueError("gaussian dequantisation leaves [0, 1], so it needs logit_alpha = 0 (a flow on the pixels themselves)")
+        check_fields(self, epochs=EPOCHS, batch_size=BATCH, lr=LR, weight_decay=DECAY, grad_clip=CLAMP, blocks=BLOCKS, hidden=UNITS,
+                     clamp=CLAMP, cond_features=UNITS, conv_blocks=BLOCKS, conv_hidden=UNITS, logit_alpha=dict(low=0, high=0.5, high_open=True),
+                     noise=PIXEL_NOISE, class_weight=WEIGHT, class_batch=BATCH, train_subset=SUBSET, seed=SEED)  # fmt: skip
+        if not self.conv_blocks or len(self.conv_blocks) != len(self.conv_hidden):
+            raise InputError(f"--conv-blocks and --conv-hidden need one entry per scale, got {self.conv_blocks} and {self.conv_hidden}")
 
 
 def class_term(model: CINN, pixels: torch.Tensor, labels: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -99,6 +119,7 @@ def train_cinn(
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
     if config.train_subset:
         train = train.subset(config.train_subset, run.gen)
+    steps = run.total_steps(len(train))  # refuses a set smaller than one batch, before any work
     pixels = torch.from_numpy(train.images).float().unsqueeze(1)  # (N, 1, H, W), 0..255
     labels = torch.from_numpy(train.labels)
     model_config = CINNConfig(
@@ -111,7 +132,7 @@ def train_cinn(
     model = CINN(model_config).to(run.device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=run.total_steps(len(train)), eta_min=config.lr * 0.02)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=config.lr * 0.02)
     nll = run.distribute(model, nll_bits)  # nll(u, c, noise) = nll_bits(model, u, c, noise)
 
     def step(idx: torch.Tensor) -> torch.Tensor:

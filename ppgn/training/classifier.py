@@ -24,7 +24,21 @@ from ..models import (
     save_model,
 )
 from ..models.evaluator import build_reference
-from .common import encode_dataset
+from .common import OPTIONAL, check_fields, check_image_shape, encode_dataset
+from .limits import (
+    BATCH,
+    CHANNELS,
+    DECAY,
+    EPOCHS,
+    FRACTION,
+    LR,
+    MULTIPLIER,
+    SEED,
+    SHIFT,
+    SIZE,
+    SUBSET,
+    UNITS,
+)
 from .loop import Run
 
 SEEDS = {"classifier": 0, "evaluator": 1}  # the models, each with its default seed: E/C and the evaluator differ
@@ -53,6 +67,10 @@ class ClassifierTrainConfig:
             raise ValueError(f"unknown model {self.model!r}; valid: {', '.join(SEEDS)}")
         if self.seed is None:
             object.__setattr__(self, "seed", SEEDS[self.model])
+        check_fields(self, size=SIZE | OPTIONAL, channels=CHANNELS | OPTIONAL, width=MULTIPLIER, code_dim=UNITS, epochs=EPOCHS,
+                     batch_size=BATCH, lr=LR, weight_decay=DECAY, label_smoothing=FRACTION, max_shift=SHIFT, train_subset=SUBSET,
+                     seed=SEED)  # fmt: skip
+        check_image_shape(self)
 
 
 def draw_shifts(n: int, max_shift: int, generator: torch.Generator) -> torch.Tensor:
@@ -131,6 +149,7 @@ def train_classifier(
     run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     opened = dict(size=config.size, channels=config.channels, data_dir=data_dir, skip_bad=config.skip_bad)
     train = take_subset(open_dataset(config.dataset, "train", **opened), config.train_subset, run.gen)
+    steps = run.total_steps(len(train))  # refuses a set smaller than one batch, before any work
     test = open_dataset(config.dataset, "test", **opened)
     channels, size, _ = train.image_shape
     shape = dict(num_classes=len(train.classes), image_size=size, image_channels=channels, width=config.width)
@@ -140,7 +159,7 @@ def train_classifier(
         model = Evaluator(EvaluatorConfig(**shape))
     model.to(run.device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=run.total_steps(len(train)))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
     net = run.distribute(model)
     augment = augmenter(train, config.max_shift, run)
 

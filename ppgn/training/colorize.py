@@ -16,9 +16,12 @@ import numpy as np
 import torch
 
 from ..data.emoji import load_colour_images
+from ..io import InputError
 from ..models.cinn import CINN, CINNConfig
 from ..models.colour import TO_YCC, colorize, split_image, to_uint8_rgb
 from ..models.io import save_model
+from .common import check_fields
+from .limits import BATCH, BLOCKS, CLAMP, DECAY, EPOCHS, LR, NOISE, SEED, SIZE, UNITS
 from .loop import Run
 
 
@@ -39,6 +42,13 @@ class ColorizerTrainConfig:
     noise: float = 0.01  # σ of the dequantisation noise on Cb, Cr
     seed: int = 0
 
+    def __post_init__(self):
+        check_fields(self, size=SIZE | dict(low=4, high=1_024), epochs=EPOCHS, batch_size=BATCH, lr=LR, weight_decay=DECAY,
+                     grad_clip=CLAMP, blocks=BLOCKS, hidden=UNITS, cond_features=UNITS, clamp=CLAMP, levels=dict(low=1, high=8, integer=True),
+                     noise=NOISE, seed=SEED)  # fmt: skip
+        if self.size % 2:  # the Haar downsampling halves the side
+            raise InputError(f"--size must be an even number >= 4, got {self.size}")
+
 
 def train_colorizer(
     config: ColorizerTrainConfig,
@@ -52,6 +62,7 @@ def train_colorizer(
     """Train, checkpointing to ``out``; saves ``out/colorizer.safetensors`` with its card."""
     run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     train = load_colour_images(config.source, "train", config.size, data_dir)
+    steps = run.total_steps(len(train))  # refuses a set smaller than one batch, before any work
     test = load_colour_images(config.source, "test", config.size, data_dir)
     luma, chroma = split_image(train)
     luma = (luma * 255).round() / 255  # the condition as an 8-bit grey image gives it
@@ -60,7 +71,7 @@ def train_colorizer(
                             logit_alpha=0.0, levels=config.levels)).to(run.device)  # fmt: skip
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=run.total_steps(len(train)), eta_min=config.lr * 0.02)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=config.lr * 0.02)
     dims = 2 * config.size**2
     log_prob = run.distribute(model, CINN.log_prob)
 

@@ -18,9 +18,11 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from ..data import load_dataset, to_tensor
-from ..io import atomic_write
+from ..io import InputError, atomic_write
 from ..models.user import load_factory
 from .classifier import accuracy, random_shift
+from .common import check_fields
+from .limits import BATCH, DECAY, EPOCHS, LR, SEED, SHIFT, SUBSET
 from .loop import Run
 
 
@@ -35,6 +37,12 @@ class ConditionNetTrainConfig:
     max_shift: int = 1
     train_subset: int = 0  # 0 = the whole training set
     seed: int = 0
+
+    def __post_init__(self):
+        check_fields(self, epochs=EPOCHS, batch_size=BATCH, lr=LR, weight_decay=DECAY, max_shift=SHIFT, train_subset=SUBSET, seed=SEED)
+        module, _, factory = str(self.module).partition(":")
+        if not (isinstance(self.module, str) and module.strip() and factory.strip()):
+            raise InputError(f"--module must look like package.module:factory (a function returning the network), got {self.module!r}")
 
 
 def save_user_weights(net: torch.nn.Module, path: str | Path, config: ConditionNetTrainConfig, card: dict | None) -> None:
@@ -63,10 +71,11 @@ def train_condition_net(
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
     if config.train_subset:
         train = train.subset(config.train_subset, run.gen)
+    steps = run.total_steps(len(train))  # refuses a set smaller than one batch, before any work
     x_train, y_train = to_tensor(train.images), torch.from_numpy(train.labels)
     x_test, y_test = to_tensor(test.images), torch.from_numpy(test.labels)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=run.total_steps(len(train)))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
     ddp = run.distribute(net)
 
     def step(idx: torch.Tensor) -> torch.Tensor:

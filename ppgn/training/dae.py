@@ -27,7 +27,8 @@ from ..models import (
     load_model,
     save_model,
 )
-from .common import encode_dataset
+from .common import OPTIONAL, check_fields, check_image_shape, encode_dataset
+from .limits import BATCH, CHANNELS, EPOCHS, LR, NEEDED_NOISE, SEED, SIZE, SUBSET
 from .loop import Run
 
 SPACES = {"h": (0.5, 20), "x": (0.25, 3)}  # each space's default (noise σ, epochs)
@@ -56,6 +57,9 @@ class DAETrainConfig:
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
+        check_fields(self, size=SIZE | OPTIONAL, channels=CHANNELS | OPTIONAL, noise=NEEDED_NOISE,  # a DAE needs noise to remove
+                     epochs=EPOCHS, batch_size=BATCH, lr=LR, train_subset=SUBSET, seed=SEED)  # fmt: skip
+        check_image_shape(self)
 
 
 def images_of(data) -> torch.Tensor:
@@ -78,6 +82,7 @@ def train_dae(
     dev = run.device
     opened = dict(size=config.size, channels=config.channels, data_dir=data_dir, skip_bad=config.skip_bad)
     train = take_subset(open_dataset(config.dataset, "train", **opened), config.train_subset, run.gen)
+    run.batch_size(len(train))  # refuses a set smaller than one batch, before the codes are computed
     test = open_dataset(config.dataset, "test", **opened)
     if config.space == "h":  # codes are small: (N, 256) floats, held in memory
         encoder = load_model(config.classifier, dev, expect=Classifier)

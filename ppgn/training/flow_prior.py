@@ -17,7 +17,8 @@ import torch
 from ..data import load_dataset, to_tensor
 from ..models import Classifier, load_model, save_model
 from ..models.flow_prior import CodeFlow, CodeFlowConfig
-from .common import encode_all
+from .common import check_fields, encode_all
+from .limits import BATCH, BLOCKS, CLAMP, DECAY, EPOCHS, LR, NEEDED_NOISE, SEED, UNITS
 from .loop import Run
 
 
@@ -35,6 +36,11 @@ class FlowPriorTrainConfig:
     weight_decay: float = 1e-5
     grad_clip: float = 10.0
     seed: int = 0
+
+    def __post_init__(self):
+        check_fields(self, noise=NEEDED_NOISE,  # codes are post-ReLU: without smoothing they have no density
+                     blocks=BLOCKS, hidden=UNITS, clamp=CLAMP, epochs=EPOCHS, batch_size=BATCH, lr=LR, weight_decay=DECAY,
+                     grad_clip=CLAMP, seed=SEED)  # fmt: skip
 
 
 @torch.no_grad()
@@ -61,6 +67,7 @@ def train_flow_prior(
     dev = run.device
     encoder = load_model(config.classifier, dev, expect=Classifier)
     train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
+    steps = run.total_steps(len(train.images))  # refuses a set smaller than one batch, before the codes are computed
     h_train = encode_all(encoder, to_tensor(train.images))  # (N, D) on the CPU
     h_test = encode_all(encoder, to_tensor(test.images))
     flow = CodeFlow(CodeFlowConfig(dims=h_train.shape[1], blocks=config.blocks, hidden=config.hidden,
@@ -69,7 +76,7 @@ def train_flow_prior(
     flow.to(dev)
     trainable = [p for p in flow.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=run.total_steps(len(h_train)), eta_min=config.lr * 0.02)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=config.lr * 0.02)
     log_prob = run.distribute(flow)  # the flow's forward is its log_prob
 
     def step(idx: torch.Tensor) -> torch.Tensor:

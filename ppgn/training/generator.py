@@ -37,7 +37,19 @@ from ..models import (
     load_model,
     save_model,
 )
-from .common import encode_batches
+from .common import OPTIONAL, check_fields, check_image_shape, encode_batches
+from .limits import (
+    BATCH,
+    CHANNELS,
+    EPOCHS,
+    LR,
+    MULTIPLIER,
+    NOISE,
+    SEED,
+    SIZE,
+    SUBSET,
+    WEIGHT,
+)
 from .loop import Run
 
 
@@ -65,6 +77,10 @@ class GeneratorTrainConfig:
     def __post_init__(self):
         if self.classifier is None:
             object.__setattr__(self, "classifier", f"runs/{self.dataset}/classifier/classifier.safetensors")
+        check_fields(self, size=SIZE | OPTIONAL, channels=CHANNELS | OPTIONAL, width=MULTIPLIER, d_width=MULTIPLIER, noise=NOISE,
+                     lambda_img=WEIGHT, lambda_h1=WEIGHT, lambda_h=WEIGHT, lambda_gan=WEIGHT, epochs=EPOCHS, batch_size=BATCH, lr=LR,
+                     train_subset=SUBSET, seed=SEED)  # fmt: skip
+        check_image_shape(self)
 
 
 @torch.no_grad()
@@ -123,6 +139,7 @@ def train_generator(
     encoder = load_model(config.classifier, dev, expect=Classifier).requires_grad_(False)
     opened = dict(size=config.size, channels=config.channels, data_dir=data_dir, skip_bad=config.skip_bad)
     train = take_subset(open_dataset(config.dataset, "train", **opened), config.train_subset, run.gen)
+    run.batch_size(len(train))  # refuses a set smaller than one batch, before the code statistics
     channels, size, _ = train.image_shape
     expected = (encoder.config.image_channels, encoder.config.image_size)
     if (channels, size) != expected:

@@ -35,6 +35,13 @@ distributed sampler in the run's own resumable order), averages the logged losse
 and lets rank 0 alone show progress and write checkpoints (with every rank's torch RNG, so a
 resumed run is the same run). ``amp="bf16"`` or ``"fp16"`` runs each step's forward under
 autocast (fp16 with a gradient scaler, CUDA only).
+
+What ``start`` and ``fit`` refuse, each in one line: an ``out`` that cannot be written, a
+checkpoint there that is not one (``WeightsError``) or was made by another config (naming the
+fields that differ), a training set smaller than one batch, and a run that diverges: a NaN or
+infinite logged loss term (checked where the loss is read for the history anyway, so no extra
+host sync) or non-finite weights when a checkpoint is due stop it with ``TrainingDiverged``
+before anything of it is written; the last good checkpoint stays.
 """
 
 from __future__ import annotations
@@ -44,9 +51,13 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
+import pickle
 import platform
 import sys
 import time
+import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -55,9 +66,11 @@ import torch
 from tqdm import tqdm
 
 from ..data import make_loader
-from ..io import atomic_write
+from ..io import InputError, atomic_write, check_output_dir
+from ..models import WeightsError
 from ..models.device import pick_device
 from . import distributed
+from .common import flag
 
 Step = Callable[[torch.Tensor], "torch.Tensor | dict[str, torch.Tensor]"]
 
@@ -86,15 +99,34 @@ def resumed_batches(n: int, batch_size: int, seed: int, step: int, total: int) -
                 return
 
 
+class TrainingDiverged(ValueError):
+    """A loss term or the weights went NaN or infinite; the run stopped and wrote nothing of it."""
+
+
 def config_hash(config: Any) -> str:
     """A short hash of a training config, stored in checkpoints so a resume never mixes configs."""
-    return hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(config_json(config).encode()).hexdigest()[:16]
+
+
+def config_json(config: Any) -> str:
+    """A training config as canonical JSON (what ``config_hash`` hashes; kept in checkpoints to name what changed)."""
+    return json.dumps(dataclasses.asdict(config), sort_keys=True)
+
+
+# What a checkpoint must hold besides the parts, and of which type: anything else is not one of ours.
+CHECKPOINT_KEYS = {"step": int, "config_hash": str, "rng": torch.Tensor, "torch_rng": torch.Tensor}
+# How torch.load fails on a file that is not a whole checkpoint: truncated (RuntimeError from the
+# zip reader, EOFError), not a zip, or a pickle of anything but tensors and numbers (refused unread).
+UNREADABLE = (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+              UnicodeDecodeError, OverflowError, zipfile.BadZipFile, pickle.UnpicklingError)  # fmt: skip
 
 
 class Checkpoint:
     """A resumable training state in ``folder/checkpoint.pt`` (tensors and numbers only).
 
     Written atomically every few steps; loaded with ``weights_only=True``, so it cannot run code.
+    A file that is not a whole checkpoint of ppgn, or one made by another config, is refused in
+    one line (``WeightsError``) that says to delete it or train into another ``--out``.
     """
 
     def __init__(self, folder: str | Path):
@@ -107,7 +139,52 @@ class Checkpoint:
         atomic_write(self.path, lambda tmp: torch.save(state, tmp))
 
     def load(self) -> dict[str, Any]:
-        return torch.load(self.path, map_location="cpu", weights_only=True)
+        """The checkpoint's state; ``WeightsError`` if it is empty, cut short, not a checkpoint, or
+        holds anything but tensors and numbers (then it is refused without running any of it)."""
+        try:
+            with warnings.catch_warnings():  # torch warns about foreign pickle protocols; the refusal says it all
+                warnings.simplefilter("ignore")
+                state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except UNREADABLE as err:
+            raise self._unusable(self._reason(err)) from None
+        if not isinstance(state, dict):
+            raise self._unusable(f"it holds a {type(state).__name__}, not a training state")
+        for key, kind in CHECKPOINT_KEYS.items():
+            if not isinstance(state.get(key), kind):
+                raise self._unusable(f"its {key!r} is missing or not a {kind.__name__}")
+        return state
+
+    def _reason(self, err: BaseException) -> str:
+        """Why torch could not read the file, in a few words."""
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            return "the file is empty"
+        if isinstance(err, pickle.UnpicklingError):
+            return "not tensors and numbers only; refused unread"
+        if isinstance(err, (RuntimeError, EOFError, zipfile.BadZipFile)):
+            return "truncated or not a checkpoint"
+        return getattr(err, "strerror", None) or type(err).__name__
+
+    def _unusable(self, reason: str) -> WeightsError:
+        return WeightsError(f"{self.path} is not a usable training checkpoint ({reason}); delete it to start afresh, or give another --out")
+
+    def changes(self, state: dict[str, Any], config: Any) -> str | None:
+        """What differs between the config that made ``state`` and ``config`` (``--epochs 1 → 2``), or None if nothing."""
+        if state["config_hash"] == config_hash(config):
+            return None
+        try:
+            old = json.loads(state["config"])
+        except (KeyError, TypeError, json.JSONDecodeError):  # a checkpoint from before configs were kept in it
+            return "fields not recorded"
+        new = json.loads(config_json(config))
+        changed = [f"{flag(k)} {old.get(k)!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        return ", ".join(changed) or "fields not recorded"
+
+    def check_config(self, state: dict[str, Any] | None, config: Any) -> None:
+        """Refuse to train over a checkpoint made by another config, naming the fields that differ."""
+        changed = None if state is None else self.changes(state, config)
+        if changed is not None:
+            raise InputError(f"{self.path} is from a run with another config ({changed}); rerun with the same options to "
+                             f"resume it, give another --out, or delete {self.path} to start afresh")  # fmt: skip
 
     def save_training(self, config: Any, step: int, elapsed: float, gen: torch.Generator,
                       rank_rng: list[dict] | None = None, **parts) -> None:  # fmt: skip
@@ -118,24 +195,29 @@ class Checkpoint:
         """
         state = {name: part.state_dict() for name, part in parts.items()}
         extra = {} if rank_rng is None else {"rank_rng": rank_rng}
-        self.save(dict(state, rng=gen.get_state(), torch_rng=torch.get_rng_state(), step=step,
-                       elapsed=elapsed, config_hash=config_hash(config), **extra))  # fmt: skip
+        self.save(dict(state, rng=gen.get_state(), torch_rng=torch.get_rng_state(), step=step, elapsed=elapsed,
+                       config_hash=config_hash(config), config=config_json(config), **extra))  # fmt: skip
 
     def resume(self, config: Any, gen: torch.Generator, **parts) -> tuple[int, float]:
-        """Restore the parts and both RNGs if a checkpoint of this very config exists, so a
-        resumed run is the same run; returns (step, wall seconds already spent), else (0, 0)."""
+        """Restore the parts and both RNGs if a checkpoint exists, so a resumed run is the same run;
+        returns (step, wall seconds already spent), else (0, 0). One of another config is refused."""
         return self.restore(self.load() if self.exists() else None, config, gen, **parts)
 
     def restore(self, state: dict[str, Any] | None, config: Any, gen: torch.Generator, **parts) -> tuple[int, float]:
         """``resume`` from a loaded checkpoint ``state`` (None: nothing to resume). A part the
         checkpoint lacks and that can start afresh (the fp16 loss scale) keeps its state."""
-        if state is None or state["config_hash"] != config_hash(config):
+        if state is None:
             return 0, 0.0
-        for name, part in parts.items():
-            if name in state or name not in OPTIONAL_PARTS:
-                part.load_state_dict(state[name])
-        gen.set_state(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
+        self.check_config(state, config)
+        try:
+            for name, part in parts.items():
+                if name in state or name not in OPTIONAL_PARTS:
+                    part.load_state_dict(state[name])
+            gen.set_state(state["rng"])
+            torch.set_rng_state(state["torch_rng"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:  # missing parts, shapes that do not fit
+            reason = f"it has no {err.args[0]!r}" if isinstance(err, KeyError) else f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"
+            raise self._unusable(f"it does not fit this run: {reason}") from None
         return int(state["step"]), float(state.get("elapsed", 0.0))
 
 
@@ -235,6 +317,8 @@ class Run:
     timed_steps: int = 0  # steps timed by ``fit`` (all but each call's first), their global images and seconds
     images_timed: int = 0
     timed_seconds: float = 0.0
+    resume_state: dict | None = None  # rank 0: the checkpoint in ``out`` read (and checked) by ``start``, until ``fit`` restores it
+    saved_step: int = 0  # the step of the last checkpoint (0: none written or found)
 
     @classmethod
     def start(cls, config: Any, out: str | Path, device: str | None = None, quiet: bool = False,
@@ -242,7 +326,9 @@ class Run:
         """Pick the device, join torchrun's processes if it started this one, and seed torch's global
         RNG and the run's generator from ``config.seed`` (the same on every rank).
 
-        Call it first: the recipe's model initialisation and draws then follow from the seed.
+        Call it first: the recipe's model initialisation and draws then follow from the seed. It
+        refuses, before any data is read, an ``out`` that cannot be written and a checkpoint there
+        that is corrupt or was made by another config.
 
         Args:
             amp: "bf16" or "fp16" to run each step's forward under autocast (fp16 on CUDA only); None: off.
@@ -251,10 +337,15 @@ class Run:
         dev = distributed.init(pick_device(device))
         amp = check_amp(amp, dev)
         distributed.check_batch(config.batch_size)  # fail before any data is read
+        ckpt, state = Checkpoint(out), None
+        if distributed.is_main():  # rank 0 alone writes, and reads the checkpoint for every rank
+            check_output_dir(out, "--out")
+            state = ckpt.load() if ckpt.exists() else None
+            ckpt.check_config(state, config)
         torch.manual_seed(config.seed)
         gen = torch.Generator().manual_seed(config.seed)
         scaler = torch.amp.GradScaler(dev.type) if amp == "fp16" else None
-        return cls(config, Path(out), dev, gen, quiet, checkpoint_every, started, amp=amp, scaler=scaler)
+        return cls(config, Path(out), dev, gen, quiet, checkpoint_every, started, amp=amp, scaler=scaler, resume_state=state)
 
     @property
     def main(self) -> bool:
@@ -319,8 +410,14 @@ class Run:
                 sched.step()
 
     def batch_size(self, n: int) -> int:
-        """The configured batch size, or the whole set when it is smaller."""
-        return min(self.config.batch_size, n)
+        """The configured batch size; a one-line error if the ``n`` training examples do not fill one batch."""
+        size = self.config.batch_size
+        if n < size:
+            subset = getattr(self.config, "train_subset", 0)
+            have = f"--train-subset {subset} leaves {n} training examples" if subset else f"the training set has {n} examples"
+            fix = "raise --train-subset (0 = all) or lower --batch-size" if subset else "lower --batch-size"
+            raise InputError(f"{have}, fewer than one batch (--batch-size {size}): {fix}")
+        return size
 
     def total_steps(self, n: int) -> int:
         """Steps of the whole run over ``n`` examples: epochs × full batches per epoch."""
@@ -355,39 +452,76 @@ class Run:
         if world > 1:
             self._check_distributed(parts)
         ckpt = Checkpoint(self.out)
-        state = distributed.broadcast(ckpt.load() if self.main and ckpt.exists() else None)  # no shared disk needed
+        state = distributed.broadcast(self.resume_state)  # read by rank 0 in ``start``; no shared disk needed
+        self.resume_state = None
         done, self.elapsed = ckpt.restore(state, self.config, self.gen, **parts)
+        self.saved_step = done
         if world > 1:
             self._seed_rank(state if done else None, done)
         total = self.total_steps(n)
         bar = tqdm(total=total, initial=done, disable=self.quiet or not self.main, desc=desc, dynamic_ncols=True, mininterval=2)
         clock = None  # the steps' wall time, from the end of the first (warm-up) step on
-        for idx, *rows in self._batches(n, batch_size, done, total, data, workers):
-            with self.autocast():
-                logs = step(idx, *rows)
-            if self.scaler is not None:
-                self.scaler.update()
-            logs = logs if isinstance(logs, dict) else {"loss": logs}
-            if world > 1:  # each rank's shard mean → the batch mean (equal shards)
-                values = torch.stack([v.detach().float().reshape(()) for v in logs.values()])
-                logs = dict(zip(logs, distributed.average(values)))
-            done += 1
-            self.history.append(logs["loss"].item())
-            if clock is None:
-                clock = time.perf_counter()
-            else:
-                self.timed_steps, self.images_timed = self.timed_steps + 1, self.images_timed + len(idx)
-                self.timed_seconds += time.perf_counter() - clock
-                clock = time.perf_counter()
-            bar.update(1)
-            if not self.quiet and self.main:
-                bar.set_postfix({k: f"{v.item():.3f}" for k, v in logs.items()}, refresh=False)
-            if done % self.checkpoint_every == 0 or done == total:
-                self._save(ckpt, done, parts)
-        bar.close()
+        try:
+            for idx, *rows in self._batches(n, batch_size, done, total, data, workers):
+                with self.autocast():
+                    logs = step(idx, *rows)
+                if self.scaler is not None:
+                    self.scaler.update()
+                logs = logs if isinstance(logs, dict) else {"loss": logs}
+                # Every logged scalar in one tensor, read once: the step's one host sync (the history needs the loss anyway).
+                values = torch.stack([torch.as_tensor(v, device=self.device).detach().float().reshape(()) for v in logs.values()])
+                if world > 1:  # each rank's shard mean → the batch mean (equal shards)
+                    values = distributed.average(values)
+                logs = dict(zip(logs, values.tolist()))
+                done += 1
+                self._check_finite(logs, done, desc)
+                self.history.append(logs["loss"])
+                if clock is None:
+                    clock = time.perf_counter()
+                else:
+                    self.timed_steps, self.images_timed = self.timed_steps + 1, self.images_timed + len(idx)
+                    self.timed_seconds += time.perf_counter() - clock
+                    clock = time.perf_counter()
+                bar.update(1)
+                if not self.quiet and self.main:
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
+                if done % self.checkpoint_every == 0 or done == total:
+                    self._check_weights(parts, done, desc)
+                    self._save(ckpt, done, parts)
+        finally:
+            bar.close()
         if world > 1:  # DDP gives every rank rank 0's buffers (BatchNorm's statistics) before each forward; after the last too
             distributed.broadcast_buffers(self.distributed)
         return self.history
+
+    def _diverged(self, what: str, step: int, desc: str) -> TrainingDiverged:
+        """The one-line error of a run that went non-finite: where, what, and what to try."""
+        kept = f"the checkpoint of step {self.saved_step} in {self.out} stays" if self.saved_step else "nothing was written"
+        return TrainingDiverged(f"{desc} diverged at step {step}: {what}; lower the learning rate (--lr) or the noise, "
+                                f"or check the data for NaN/inf ({kept})")  # fmt: skip
+
+    def _check_finite(self, logs: dict[str, float], step: int, desc: str) -> None:
+        """Stop the run at a NaN or infinite loss, naming the terms that went (the total only if no term did)."""
+        bad = [name for name, value in logs.items() if not math.isfinite(value)]
+        if bad:
+            named = [name for name in bad if name != "loss"] or bad
+            if named == ["loss"]:
+                raise self._diverged(f"the loss is {logs['loss']}", step, desc)
+            terms = ", ".join(f"{name} = {logs[name]}" for name in named)
+            raise self._diverged(f"the loss term{'s' if len(named) > 1 else ''} {terms}", step, desc)
+
+    def _check_weights(self, parts: dict[str, Any], step: int, desc: str) -> None:
+        """Before a checkpoint is written: stop the run if a network's weights or normalisation statistics
+        went NaN or infinite (an update can overflow while its loss was still finite). One host sync per
+        checkpoint. Other buffers may be infinite by design (a classifier's code_max before it is measured)."""
+        nets = {name: part for name, part in parts.items() if isinstance(part, torch.nn.Module)}
+        tensors = {name: [*net.parameters(), *(b for key, b in net.named_buffers() if key.rpartition(".")[2].startswith("running_"))]
+                   for name, net in nets.items()}  # fmt: skip
+        flags = [torch.stack([torch.isfinite(t).all() for t in ts]).all() for ts in tensors.values() if ts]
+        if not flags or torch.stack(flags).all().item():
+            return
+        bad = [name for name, ts in tensors.items() if ts and not all(torch.isfinite(t).all() for t in ts)]
+        raise self._diverged(f"the weights of {', '.join(bad)} are not finite", step, desc)
 
     def _batches(self, n: int, batch_size: int, done: int, total: int, data, workers: int) -> Iterator[tuple]:
         """(idx,) for each remaining step, or (idx, x, y) with this process's rows of it read from ``data``.
@@ -428,6 +562,7 @@ class Run:
         rank_rng = distributed.gather(rank_rng_state(self.device)) if distributed.world_size() > 1 else None
         if self.main:
             ckpt.save_training(self.config, done, self.wall_seconds(), self.gen, rank_rng, **parts)
+        self.saved_step = done
 
     def throughput(self) -> dict[str, float]:
         """Training images per second over all processes (global batches through the step, data
