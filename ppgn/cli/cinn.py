@@ -64,6 +64,8 @@ def transfer_cmd(
 ):
     """Style transfer: z = f(x; from), then f⁻¹(z; c) for every class c (the cINN paper's figure)."""
     outputs(out=(out, ".npz", *IMAGE_SUFFIXES))
+    if not from_.strip():
+        fail("--from is empty; give the class the image shows (a name or an index)")
     import numpy as np
 
     from ..io import make_grid, read_image, save_image, save_npz

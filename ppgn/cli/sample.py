@@ -48,6 +48,8 @@ def sample_cmd(
     if out is not None and out.suffix.lower() in (".png", ".gif"):
         fail(f"--out writes a .npz file, got {out.name!r}; for a picture use --grid (.png) or --gif (.gif)")
     outputs(out=(out, ".npz"), grid=(grid, ".png"), gif=(gif, ".gif"))
+    if caption is not None and not caption.strip():
+        fail('--caption is empty; give a sentence, e.g. "a small dark bag"')
     import numpy as np
 
     from ..data import to_uint8

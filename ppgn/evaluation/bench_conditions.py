@@ -49,12 +49,15 @@ def bench_user_networks(
     labels = torch.arange(K).repeat_interleave(num_per_class)  # (K·n,)
     bundle = EvaluatorBundle.from_folder(pipe.folder, pipe.device)
     start = Start(len(labels), preset, seed)
-    rows = [{"network": "shipped classifier (reference)", "calibration": "-", "scale": 1.0,
-             **_score(pipe, bundle, None, labels, preset, seed, steps, progress)}]
+    size = pipe.classifier.config.image_size
+    nets = []  # every network loaded and checked before any chain runs: a bad one is refused at once
     for name, module, weights in networks:
         net = load_user_network(module, weights, pipe.device)
-        size = pipe.classifier.config.image_size
         check_logits(net, K - 1, (pipe.classifier.config.image_channels, size, size), pipe.device)
+        nets.append((name, net))
+    rows = [{"network": "shipped classifier (reference)", "calibration": "-", "scale": 1.0,
+             **_score(pipe, bundle, None, labels, preset, seed, steps, progress)}]
+    for name, net in nets:
         raw = ClassCondition(net, labels.to(pipe.device))
         scores: dict[float, dict] = {}  # the chains are deterministic: equal scales give equal runs
         for mode in CALIBRATIONS:

@@ -73,7 +73,11 @@ def check_number(
     if integer and not isinstance(value, numbers.Integral):
         raise InputError(f"{name} must be {kind}, got {value!r}")
     bounds = _bounds(low, high, low_open, high_open)
-    if not integer and not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond any float (10**400)
+        finite = False
+    if not integer and not finite:
         raise InputError(f"{name} must be a finite number{' ' + bounds if bounds else ''}, got {value}")
     inside = (low is None or (value > low if low_open else value >= low)) and (
         high is None or (value < high if high_open else value <= high)

@@ -39,9 +39,9 @@ def box_mask(size: int, box: tuple[int, int, int, int]) -> torch.Tensor:
     """
     x, y, w, h = box
     if w <= 0 or h <= 0:
-        raise ValueError(f"box width and height must be > 0, got w={w}, h={h}")
+        raise ValueError(f"--box width and height must be > 0, got w={w}, h={h}")
     if x < 0 or y < 0 or x + w > size or y + h > size:
-        raise ValueError(f"box x={x}, y={y}, w={w}, h={h} reaches outside the {size}×{size} image; need 0 <= x, x+w <= {size}, same for y")
+        raise ValueError(f"--box x={x}, y={y}, w={w}, h={h} reaches outside the {size}×{size} image; need 0 <= x, x+w <= {size}, same for y")
     mask = torch.ones(1, 1, size, size)
     mask[..., y : y + h, x : x + w] = 0
     return mask

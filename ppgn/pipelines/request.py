@@ -123,7 +123,7 @@ def check(pipe, request: SampleRequest) -> None:
     if pipe.kind == "cinn":
         if r.plugged:
             raise ValueError("a cINN takes --class only, not --not-class, --caption or --condition-module")
-        chain = [CHAIN_ONLY[n] for n in r.given(CHAIN_ONLY)]
+        chain = [CHAIN_ONLY[n] for n in r.given(CHAIN_ONLY)] + (["--preset"] if r.preset != DEFAULT_PRESET else [])
         if chain:
             raise ValueError(f"{', '.join(chain)} apply to PPGN chains, not to a cINN; valid for a cINN: "
                              "--class, --num, --seed, --temperature, --denoise/--no-denoise")

@@ -45,6 +45,8 @@ def target_network(pipe, module: str | None = None, weights=None) -> nn.Module:
     not folded, so module paths are those of its class), or a user's ``package.module:factory``."""
     if module is not None:
         return load_user_network(module, weights, pipe.device)
+    if weights is not None:
+        raise ValueError("--weights loads the network of --module; give --module too")
     net = load_model(pipe.folder / "classifier.safetensors", pipe.device, expect=Classifier)
     return net.requires_grad_(False)
 

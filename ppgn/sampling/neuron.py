@@ -74,7 +74,7 @@ def parse_neuron(text: str, units: dict[str, int]) -> tuple[str, int]:
     """
     layer, sep, unit = text.rpartition(":")
     if not sep or not layer:
-        raise ValueError(f"neuron must look like LAYER:UNIT, got {text!r}; layers: {', '.join(units)}")
+        raise ValueError(f"--neuron must look like LAYER:UNIT, got {text!r}; layers: {', '.join(units)}")
     if layer not in units:
         raise ValueError(f"unknown layer {layer!r}; valid: {', '.join(units)}")
     if not unit.strip().isdigit() or not 0 <= int(unit) < units[layer]:

@@ -64,6 +64,8 @@ def train_colorizer(
     train = load_colour_images(config.source, "train", config.size, data_dir)
     steps = run.total_steps(len(train))  # refuses a set smaller than one batch, before any work
     test = load_colour_images(config.source, "test", config.size, data_dir)
+    if len(test) == 0:  # the card's measures need held-out images
+        raise ValueError(f"--source {config.source} leaves no held-out test images ({len(train)} to train on); give more images")
     luma, chroma = split_image(train)
     luma = (luma * 255).round() / 255  # the condition as an 8-bit grey image gives it
     model = CINN(CINNConfig(x_shape=(2, config.size, config.size), condition="image", cond_features=config.cond_features,
