@@ -27,6 +27,7 @@ from ..models import (
 )
 from ..models.device import pick_device
 from ..models.flow_prior import CodeFlow
+from ..models.score_prior import CodeScore
 from ..models.fuse import fold_batchnorm
 from ..sampling import (
     PRESETS,
@@ -36,6 +37,7 @@ from ..sampling import (
     ImageDAEPrior,
     JointPrior,
     MALASampler,
+    NoiseConditionalPrior,
     NoPrior,
     Prior,
     get_preset,
@@ -46,8 +48,8 @@ from .outputs import MAX_NUM, Samples, class_labels
 from .registry import how_to_make
 
 INITS = ("gaussian", "uniform", "zeros")
-PRIORS = ("none", "joint", "dae-h", "dae-x", "flow")
-PRIOR_WEIGHTS = {"dae-h": "dae-h", "dae-x": "dae-x", "flow": "flow-prior"}  # the priors that have weights of their own
+PRIORS = ("none", "joint", "dae-h", "dae-x", "flow", "score")
+PRIOR_WEIGHTS = {"dae-h": "dae-h", "dae-x": "dae-x", "flow": "flow-prior", "score": "score-prior"}  # the priors with weights of their own
 
 
 class PPGNPipeline:
@@ -126,6 +128,8 @@ class PPGNPipeline:
             return ImageDAEPrior(G, self.image_dae)
         if kind == "flow":
             return FlowPrior(self.flow_prior)
+        if kind == "score":
+            return NoiseConditionalPrior(self.score_prior)
         if kind == "none":
             return NoPrior()
         raise ValueError(f"unknown prior {kind!r}; valid: {', '.join(PRIORS)}")
@@ -134,6 +138,11 @@ class PPGNPipeline:
     def flow_prior(self) -> CodeFlow:
         """The normalising flow on h of preset ppgn-flow, frozen (an exact log p(h))."""
         return load_model(self.weights("flow-prior"), self.device, expect=CodeFlow).requires_grad_(False)
+
+    @cached_property
+    def score_prior(self) -> CodeScore:
+        """The noise-conditional prior on h of preset annealed-ppgn-h, frozen (the score at every σ)."""
+        return load_model(self.weights("score-prior"), self.device, expect=CodeScore).requires_grad_(False)
 
     @cached_property
     def captioner(self) -> Captioner:

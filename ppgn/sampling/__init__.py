@@ -5,7 +5,7 @@ from .conditions import ClassCondition, Condition, ConditionLike, GaussianCondit
 from .context import ContextCondition
 from .neuron import NeuronCondition
 from .presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
-from .priors import DAEPrior, FlowPrior, GaussianPrior, ImageDAEPrior, JointPrior, NoPrior, Prior
+from .priors import DAEPrior, FlowPrior, GaussianPrior, ImageDAEPrior, JointPrior, NoiseConditionalPrior, NoPrior, Prior
 from .sampler import ChainDiverged, MALASampler, SampleOutput, SamplerConfig
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "ImageDAEPrior",
     "JointPrior",
     "MALASampler",
+    "NoiseConditionalPrior",
     "NoPrior",
     "PRESETS",
     "Preset",

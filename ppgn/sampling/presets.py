@@ -21,7 +21,7 @@ from .sampler import SamplerConfig
 @dataclass(frozen=True)
 class Preset:
     name: str
-    prior: str  # "none" (DGN-AM), "joint" (R(h) = E(G(h))), "dae-h" (a DAE on h), "dae-x" (a DAE on x), "flow"
+    prior: str  # "none" (DGN-AM), "joint" (R(h) = E(G(h))), "dae-h" / "dae-x" (a DAE on h / x), "flow", "score" (noise-conditional)
     generator: str  # weights file stem: "generator" (trained with noise on h) or "generator-noiseless"
     sampler: SamplerConfig
     description: str

@@ -96,3 +96,26 @@ class FlowPrior:
             h = h.detach().requires_grad_(True)
             (grad,) = torch.autograd.grad(self.flow.log_prob(h).sum(), h)
         return grad * self.flow.unit_noise**2
+
+
+class NoiseConditionalPrior:
+    """The score of p_σ(h) at any noise level σ (a ``CodeScore``), for an annealed chain.
+
+    ``at(σ)`` is the prior at one level; ``unit_scale(σ)`` (D,) is σ·s, each unit's noise std at
+    that level: the annealed chain's steps and noise are measured in it (a preconditioned Langevin
+    step, so that units of different spread move alike).
+    """
+
+    def __init__(self, net: nn.Module, sigma: float | None = None):
+        self.net, self.sigma = net, sigma
+        self.sigma_max, self.sigma_min = net.config.sigma_max, net.config.sigma_min
+
+    def at(self, sigma: float) -> "NoiseConditionalPrior":
+        return NoiseConditionalPrior(self.net, sigma)
+
+    def unit_scale(self, sigma: float) -> torch.Tensor:
+        return sigma * self.net.std
+
+    @torch.no_grad()
+    def score(self, h: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net.score(h, self.sigma_min if self.sigma is None else self.sigma)

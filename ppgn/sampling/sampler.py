@@ -53,11 +53,24 @@ class SamplerConfig:
     normalize: bool = True  # divide ε1·d_prior + ε2·d_condition by its mean |·| per chain
     step_size: float = 1.0  # with normalize: the mean |Δh| of the deterministic part of a step
     clip: bool = True  # clip h to [h_min, h_max] after each step
+    # Annealed Langevin (a noise-conditional prior): σ falls geometrically from anneal[0] to anneal[1]
+    # over the steps; then ε1 is the step as a fraction of each unit's (σ·s)², ε2 the condition's
+    # weight, ε3 the noise as a fraction of Langevin's √(2·step) (see ``update``).
+    anneal: tuple[float, float] | None = None
 
     def __post_init__(self):
         for name in ("eps1", "eps2", "eps3", "step_size"):  # finite and >= 0: NaN would pass a "< 0" test
             check_number(getattr(self, name), name, low=0, high=MAX_EPS)
         check_count(self.steps, "steps")
+        if self.anneal is not None:
+            high, low = (check_number(s, "anneal", low=0, low_open=True) for s in self.anneal)
+            if not high >= low:
+                raise ValueError(f"anneal runs from a broad σ to a fine one, got {self.anneal}")
+
+    def sigma(self, t: int) -> float:
+        """The noise level of step t (0-based) of an annealed chain: geometric from anneal[0] to anneal[1]."""
+        high, low = self.anneal
+        return high * (low / high) ** (t / max(1, self.steps - 1))
 
 
 @dataclass
@@ -102,9 +115,21 @@ class MALASampler:
         """One update of h (B, D) given ∇log p(h) and ∇log p(y | G(h)), both (B, D)."""
         return self.clip(self.update(h, d_prior, d_condition, generator), h_min, h_max)
 
-    def update(self, h: torch.Tensor, d_prior: torch.Tensor, d_condition: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """h + ε1·∇log p(h) + ε2·∇log p(y | G(h)) (normalised) + ε3·noise, before clipping."""
+    def update(self, h: torch.Tensor, d_prior: torch.Tensor, d_condition: torch.Tensor, generator: torch.Generator | None = None,
+               unit_scale: torch.Tensor | None = None) -> torch.Tensor:
+        """h + ε1·∇log p(h) + ε2·∇log p(y | G(h)) (normalised) + ε3·noise, before clipping.
+
+        With ``unit_scale`` (D,), σ·s of an annealed chain's level, the step is preconditioned
+        Langevin on p_σ(h)·p(y | G(h))^ε2 with M = ε1·(σ·s)²: h + M(∇log p_σ + ε2·∇log p(y | G(h))) + ε3·√(2M)·noise.
+        """
         c = self.config
+        if unit_scale is not None:
+            m = c.eps1 * unit_scale**2
+            h = h + m * (d_prior + c.eps2 * d_condition)
+            if c.eps3 > 0:
+                noise = torch.randn(h.shape, generator=generator, device="cpu" if generator is None else generator.device)
+                h = h + c.eps3 * (2 * m).sqrt() * noise.to(h.device, h.dtype)
+            return h
         drift = c.eps1 * d_prior + c.eps2 * d_condition
         if c.normalize:
             scale = drift.abs().flatten(1).mean(1).clamp_min(1e-12)  # (B,)
@@ -159,12 +184,13 @@ class MALASampler:
         probs, trajectory = [], [h[:record].clone()] if record else []
         try:
             for t in tqdm(range(self.config.steps), disable=not progress, desc="sampling", leave=False):
+                prior_t, unit_scale = self._level(prior, t)
                 if pool is None:
-                    log_p, d_condition, d_prior, x_finite = self._gradients(h, G, prior, condition)
+                    log_p, d_condition, d_prior, x_finite = self._gradients(h, G, prior_t, condition)
                 else:
-                    parts = list(pool.map(lambda g: self._gradients(h[g[0]], G, prior, g[1]), groups))
+                    parts = list(pool.map(lambda g: self._gradients(h[g[0]], G, prior_t, g[1]), groups))
                     log_p, d_condition, d_prior, x_finite = (torch.cat(t) for t in zip(*parts))
-                h = self.update(h, d_prior, d_condition, generator)
+                h = self.update(h, d_prior, d_condition, generator, unit_scale)
                 finite = torch.stack([x_finite.all(), d_condition.isfinite().all(), d_prior.isfinite().all(), h.isfinite().all()])
                 first_bad = torch.where(finite, first_bad, first_bad.clamp(max=t + 1))
                 if (t + 1) % CHECK_EVERY == 0 or t + 1 == self.config.steps:
@@ -184,6 +210,15 @@ class MALASampler:
             prob=torch.stack(probs),
             trajectory=torch.stack(trajectory) if record else None,
         )
+
+    def _level(self, prior: Prior, t: int) -> tuple[Prior, torch.Tensor | None]:
+        """The prior of step t and, in an annealed chain, its units' noise scale σ_t·s (D,)."""
+        if self.config.anneal is None:
+            return prior, None
+        if not hasattr(prior, "at"):
+            raise ValueError(f"an annealed chain needs a noise-conditional prior, not {type(prior).__name__}")
+        sigma = self.config.sigma(t)
+        return prior.at(sigma), prior.unit_scale(sigma)
 
     def _check(self, first_bad: torch.Tensor) -> None:
         """Stop with the term that went non-finite first, if any did (one look: one wait for the device)."""
