@@ -50,7 +50,7 @@ def test_user_network_alone(tmp_path):
     "args,needles",
     [
         (["--caption", "a small drak bag"], ["unknown word 'drak'", "nearest known words: dark"]),
-        (["--caption", ""], ["empty caption"]),
+        (["--caption", ""], ["--caption is empty"]),
         (["--caption", "a small dark"], ["names no class", "sneaker"]),
         (["--condition-module", "no_such_pkg.nets:mlp", "--target", "1"], ["cannot import 'no_such_pkg.nets'"]),
         (["--condition-module", "ppgn.examples.condition_nets", "--target", "1"], ["package.module:factory"]),

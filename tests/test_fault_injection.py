@@ -30,6 +30,7 @@ import contextlib
 import json
 import math
 import os
+import resource
 import shutil
 import struct
 import subprocess
@@ -995,7 +996,12 @@ def test_numeric_flags_refuse_random_text_in_one_line(case, text, tmp_path_facto
 # Start-up: help and argument errors answer at once (torch is imported only where used).
 # ---------------------------------------------------------------------------------------------
 
-STARTUP_LIMIT = 1.0  # seconds, the best of three fresh processes
+STARTUP_LIMIT = 1.0  # seconds of CPU (user + system) of a fresh process, the best of three
+
+
+def _cpu_seconds_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @pytest.mark.parametrize("args, status", [
@@ -1006,20 +1012,23 @@ STARTUP_LIMIT = 1.0  # seconds, the best of three fresh processes
     (["bench", "speed", "--steps", "x"], 2),
 ], ids=["help", "sample --num abc", "sample --eps2 nan", "train generator --noise nan", "bench speed --steps x"])
 def test_help_and_argument_errors_answer_within_a_second(args, status, tmp_path):
-    best, result = math.inf, None
+    """Measured in CPU seconds, not wall seconds: on a shared machine (CI, pytest-xdist's other
+    worker) the wall clock measures the neighbours; the CPU a process spends is its own work."""
+    best, wall, result = math.inf, math.inf, None
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     for _ in range(3):
-        started = time.perf_counter()
+        cpu, started = _cpu_seconds_of_children(), time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "ppgn", *args], check=False, cwd=tmp_path, capture_output=True, text=True,
                                 timeout=120, env=env)
-        best = min(best, time.perf_counter() - started)
+        wall = min(wall, time.perf_counter() - started)
+        best = min(best, _cpu_seconds_of_children() - cpu)
         if best < STARTUP_LIMIT:
             break
     assert result.returncode == status, result.stderr
     if status:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
-    assert best < STARTUP_LIMIT, f"ppgn {' '.join(args)} took {best:.2f} s (best of 3); allowed {STARTUP_LIMIT} s"
+    assert best < STARTUP_LIMIT, f"ppgn {' '.join(args)} took {best:.2f} CPU s (best of 3; wall {wall:.2f} s); allowed {STARTUP_LIMIT} s"
     assert listing(tmp_path) == set()
 
 
