@@ -43,3 +43,15 @@ def test_the_command_lines_copy_of_the_preset_names_is_the_samplers():
     from ppgn.sampling import PRESETS
 
     assert PRESET_NAMES == tuple(PRESETS)
+
+
+def test_the_command_lines_copies_of_the_chain_choices_are_the_librarys():
+    from ppgn.cli.options import CALIBRATION_NAMES, FORM_NAMES, INIT_NAMES, MAX_EPS, MAX_STEPS
+    from ppgn.pipelines.conditions import CALIBRATIONS
+    from ppgn.pipelines.ppgn import INITS
+    from ppgn.pipelines.request import MAX_STEPS as LIBRARY_MAX_STEPS
+    from ppgn.sampling import ClassCondition
+    from ppgn.sampling.sampler import MAX_EPS as LIBRARY_MAX_EPS
+
+    assert (INIT_NAMES, FORM_NAMES, CALIBRATION_NAMES) == (INITS, ClassCondition.FORMS, CALIBRATIONS)
+    assert (MAX_EPS, MAX_STEPS) == (LIBRARY_MAX_EPS, LIBRARY_MAX_STEPS)

@@ -27,6 +27,10 @@ Device = typer.Option(None, "--device", help="cpu, cuda, cuda:1, ... (default: C
 # The names of ppgn.sampling.PRESETS, written out so that `ppgn --help` need not import torch
 # (tests/test_cli.py checks they agree).
 PRESET_NAMES = ("dgn-am", "ppgn-x", "ppgn-h", "joint-ppgn-h", "noiseless-joint-ppgn-h", "ppgn-flow")
+# Likewise the chain's other named choices (ppgn.pipelines.ppgn.INITS, ClassCondition.FORMS, CALIBRATIONS).
+INIT_NAMES = ("gaussian", "uniform", "zeros")
+FORM_NAMES = ("log-softmax", "official")
+CALIBRATION_NAMES = ("up", "match", "off")
 Preset = typer.Option("joint-ppgn-h", help=f"The sampler preset: {', '.join(PRESET_NAMES)}.")
 DataDir = typer.Option(None, "--data-dir", help="Folder with the dataset (else $PPGN_DATA, else Debian's).")
 

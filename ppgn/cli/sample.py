@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .options import MAX_EPS, MAX_STEPS, DataDir, Device, Preset, Quiet, Seed, checked, fail, load_pipeline, outputs
+from .options import CALIBRATION_NAMES, FORM_NAMES, INIT_NAMES, MAX_EPS, MAX_STEPS, PRESET_NAMES, DataDir, Device, Preset, Quiet, Seed, checked, fail, load_pipeline, outputs
 
 app = typer.Typer()
 
@@ -48,6 +48,10 @@ def sample_cmd(
     if out is not None and out.suffix.lower() in (".png", ".gif"):
         fail(f"--out writes a .npz file, got {out.name!r}; for a picture use --grid (.png) or --gif (.gif)")
     outputs(out=(out, ".npz"), grid=(grid, ".png"), gif=(gif, ".gif"))
+    for name, value, valid in (("preset", preset, PRESET_NAMES), ("init", init, INIT_NAMES), ("form", form, FORM_NAMES),
+                               ("calibration", calibrate, CALIBRATION_NAMES)):
+        if value not in valid:  # before any model loads
+            fail(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
     if caption is not None and not caption.strip():
         fail('--caption is empty; give a sentence, e.g. "a small dark bag"')
     import numpy as np
