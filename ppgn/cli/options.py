@@ -12,20 +12,13 @@ import typer
 
 Model = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights.")
 # Bounds the library checks too (ppgn.sampling.sampler.MAX_EPS, ppgn.pipelines.request.MAX_STEPS), written
-# out so that arguments are checked before torch is imported (tests/test_cli.py checks they agree).
+# out so that arguments are checked before torch is imported (tests/test_layers.py checks they agree).
 MAX_EPS = 1e6
 MAX_STEPS = 1_000_000
-
-
-def _seed_callback(ctx, param, value):
-    return checked(seed=True)(ctx, param, value)
-
-
-Seed = typer.Option(0, callback=_seed_callback, help="Same seed, same images (an integer in 0..2**63-1).")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 Device = typer.Option(None, "--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present).")
 # The names of ppgn.sampling.PRESETS, written out so that `ppgn --help` need not import torch
-# (tests/test_cli.py checks they agree).
+# (tests/test_layers.py checks they agree).
 PRESET_NAMES = ("dgn-am", "ppgn-x", "ppgn-h", "joint-ppgn-h", "noiseless-joint-ppgn-h", "ppgn-flow")
 # Likewise the chain's other named choices (ppgn.pipelines.ppgn.INITS, ClassCondition.FORMS, CALIBRATIONS).
 INIT_NAMES = ("gaussian", "uniform", "zeros")
@@ -58,7 +51,7 @@ def checked(low: float | None = None, high: float | None = None, *, low_open: bo
 
 
 def outputs(**paths) -> None:
-    """Refuse, before any work, outputs that cannot be written: ``outputs(**{"--out": (path, ".npz")})``.
+    """Refuse, before any work, outputs that cannot be written: ``outputs(out=(path, ".npz"))`` for ``--out``.
 
     Each value is (path or None, suffix, ...); a folder output has no suffix: (path, "/").
     """
@@ -70,6 +63,9 @@ def outputs(**paths) -> None:
             check_output_dir(path, flag)
         else:
             check_output(path, flag, suffixes)
+
+
+Seed = typer.Option(0, callback=checked(seed=True), help="Same seed, same images (an integer in 0..2**63-1).")
 
 
 def fail(message: str) -> None:
