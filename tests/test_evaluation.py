@@ -57,3 +57,30 @@ def test_diversity_ratio_is_one_for_identical_spread_and_zero_for_copies():
     copies = feats[[0] * 20 + [20] * 20]
     assert diversity_ratio(copies, labels, feats, labels) == 0.0
     assert abs(mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) - 5.0) < 1e-12
+
+
+def test_precision_and_recall_separate_fidelity_from_coverage():
+    from ppgn.evaluation.distribution import precision_recall
+
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randn(200, 8, generator=gen)
+    assert precision_recall(real, real) == (1.0, 1.0)
+    far = real + 100.0
+    assert precision_recall(far, real) == (0.0, 0.0)
+    collapsed = real[:1].repeat(200, 1) + 1e-3 * torch.randn(200, 8, generator=gen)  # faithful, one mode
+    precision, recall = precision_recall(collapsed, real)
+    assert precision == 1.0 and recall < 0.1
+    with pytest.raises(ValueError, match="more than 3"):
+        precision_recall(real[:3], real)
+
+
+def test_eval_reports_per_class_precision_and_recall():
+    from ppgn.evaluation.evaluate import class_precision_recall
+
+    gen = torch.Generator().manual_seed(0)
+    real, real_labels = torch.randn(400, 4, generator=gen), np.repeat(np.arange(4), 100)
+    fake, labels = real[::10].clone(), real_labels[::10]  # 10 real points of each class
+    out = class_precision_recall(fake, labels, real, real_labels)
+    assert set(out["per_class_precision"]) == {0, 1, 2, 3}
+    assert out["precision"] > 0.5 and 0 < out["recall"] <= 1
+    assert class_precision_recall(fake[:3], labels[:3], real, real_labels)["per_class_recall"] == {}

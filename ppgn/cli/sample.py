@@ -138,6 +138,8 @@ def eval_cmd(
     typer.echo(f"fid          {result['fid']:.4f}  (Fréchet distance to real test images, evaluator features)")
     typer.echo(f"kid          {result['kid']:.4f} ± {result['kid_std']:.4f}")
     typer.echo(f"is           {result['inception_score']:.4f}  (Inception-Score-style, evaluator's p(y|x))")
+    typer.echo(f"precision    {result['precision']:.4f}  (fidelity: samples inside the real images' k-NN manifold, per class)")
+    typer.echo(f"recall       {result['recall']:.4f}  (coverage: real images inside the samples' manifold, per class)")
     typer.echo(f"  {'class':<24} accuracy  diversity      fid")
     for k, acc in result["per_class_accuracy"].items():
         fid = result["per_class_fid"].get(k, float("nan"))

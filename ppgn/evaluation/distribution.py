@@ -83,3 +83,25 @@ def _compute(features, logits, real_features, subset_size) -> dict[str, float]:
         "kid_std": float(kid_std),
         "inception_score": float(score),
     }
+
+
+def precision_recall(features: torch.Tensor, real_features: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al., 2019) of samples against real images.
+
+    Each set's manifold is the union of balls around its points, each ball's radius the distance
+    to the point's k-th nearest neighbour in its own set. Precision: the fraction of samples inside
+    the real manifold (fidelity); recall: the fraction of real images inside the samples' manifold
+    (coverage). Compare sets of equal size: a larger set covers more.
+
+    Args:
+        features: (N, F) and real_features: (M, F), N, M > k.
+    """
+    if len(features) <= k or len(real_features) <= k:
+        raise ValueError(f"precision and recall with k = {k} need more than {k} samples and real images, got {len(features)} and {len(real_features)}")
+    fake, real = features.double(), real_features.double()
+
+    def radii(points: torch.Tensor) -> torch.Tensor:  # the k-th neighbour's distance (the point itself is 0th)
+        return torch.cdist(points, points).kthvalue(k + 1, dim=1).values
+
+    inside = lambda query, points, r: (torch.cdist(query, points) <= r[None, :]).any(1).double().mean().item()  # noqa: E731
+    return inside(fake, real, radii(real)), inside(real, fake, radii(fake))
