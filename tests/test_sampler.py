@@ -229,3 +229,16 @@ def test_conditions_that_cannot_be_split_run_as_one_group():
     assert [g for g, _ in groups] == [slice(0, 2), slice(2, 4)] and groups[1][1].target.tolist() == [2, 0]
     opaque = splittable + GaussianCondition(torch.zeros(1, 1, 28, 28))  # GaussianCondition has no select
     assert MALASampler._groups(torch.zeros(4, 16), opaque, workers=2) == [(slice(None), opaque)]
+
+
+def test_a_callback_sees_every_step_and_can_stop_the_chain():
+    import ppgn
+
+    pipe = ppgn.load("fashion-mnist")
+    seen = []
+    full = pipe.sample(7, num=2, seed=0, steps=6)
+    part = pipe.sample(7, num=2, seed=0, steps=6, callback=lambda t, h, p: seen.append((t, h.clone(), p.clone())) or t == 3)
+    assert [t for t, _, _ in seen] == [1, 2, 3]
+    assert part.prob_per_step.shape == (3, 2)
+    assert torch.equal(part.prob_per_step, full.prob_per_step[:3])  # stopping early changes nothing before it
+    assert seen[-1][1].shape == (2, pipe.classifier.code_max.numel())

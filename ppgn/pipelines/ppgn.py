@@ -200,6 +200,7 @@ class PPGNPipeline:
         init: str | torch.Tensor = "gaussian",
         record: int = 0,
         progress: bool = False,
+        callback=None,
     ) -> Samples:
         """Sample ``num`` images of a class (a name, an index, or one index per chain).
 
@@ -208,6 +209,8 @@ class PPGNPipeline:
             form: the class gradient, "log-softmax" or "official" ((1 − p_c)·∇logit_c).
             init: where chains start (see ``initial_codes``).
             record: keep the image trajectory of the first ``record`` chains.
+            callback: ``callback(steps_done, h, prob)`` after each step (see ``MALASampler.sample``);
+                G(h) gives the chain's images, and returning True stops the chains there.
         """
         # 1. Check inputs.
         num, seed = check_count(num, "num", high=MAX_NUM), check_seed(seed)
@@ -225,7 +228,7 @@ class PPGNPipeline:
         # 3. Run the chains (noise is drawn on the CPU, so a seed gives the same noise on any device).
         out = MALASampler(spec.sampler).sample(
             h0, G, prior, condition, generator=gen, h_max=self.classifier.code_max,
-            record=record, progress=progress,
+            record=record, progress=progress, callback=callback,
         )
         # 4. Output.
         with torch.no_grad():

@@ -18,6 +18,7 @@ the same order whatever the number of workers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -158,6 +159,7 @@ class MALASampler:
         record: int = 0,
         progress: bool = False,
         workers: int | None = None,
+        callback: Callable[[int, torch.Tensor, torch.Tensor], bool | None] | None = None,
     ) -> SampleOutput:
         """Run ``config.steps`` updates on a batch of independent chains starting at h0 (B, D).
 
@@ -172,6 +174,9 @@ class MALASampler:
             workers: groups of chains whose gradients run in parallel, one CPU thread each
                 (default: one per intra-op thread on a CPU, at least 16 chains a group; 1 on CUDA).
                 Needs a condition with ``select``; otherwise 1.
+            callback: called after each step with (steps done, h (B, D), p(y | G(h)) of the step (B,)),
+                e.g. to show the chain as it runs; returning True stops the chain there (the output
+                then holds the steps run so far).
         """
         h = h0.detach().clone()
         if not bool(h.isfinite().all()):
@@ -199,6 +204,9 @@ class MALASampler:
                 probs.append(log_p.exp())
                 if record:
                     trajectory.append(h[:record].clone())
+                if callback is not None and callback(t + 1, h, probs[-1]):
+                    self._check(first_bad)
+                    break
         finally:
             if pool is not None:
                 pool.shutdown()
