@@ -366,6 +366,9 @@ add(C, ["--init-image", "in/small.png"], "small.png")
 add(C, ["--temperature", "0.5"], "--temperature")  # cINN-only options on a PPGN model
 add(C, ["--denoise"], "--denoise")
 add(C, ["--no-denoise"], "--denoise")
+add(C, ["--mh"], "--mh", "ppgn-flow")  # exact MALA needs a prior with a log density
+add(C, ["--mh", "--preset", "ppgn-flow", "--eps1", "0.3"], "--eps1")  # --mh sets the prior weight and the noise itself
+add(C, ["--mh", "--preset", "ppgn-flow", "--eps3", "0.1"], "--eps3")
 models(C, wrong_kind="emoji-colorizer")
 add(C, ["--model", "in/badcard"], "badcard")
 output_file(C, "--out", ".npz")
@@ -382,6 +385,7 @@ for flag, value in (("--steps", "5"), ("--eps1", "0.5"), ("--eps2", "1"), ("--ep
                     ("--condition-module", "ppgn.examples.condition_nets:mlp")):
     add(C, [flag, value], flag, base=CINN_SAMPLE)  # PPGN-only options on a cINN
 add(C, [opt("--class", 10)], "10", base=CINN_SAMPLE)
+add(C, ["--mh"], "--mh", base=CINN_SAMPLE)
 
 # --- ppgn eval --------------------------------------------------------------------------------
 C = "eval"

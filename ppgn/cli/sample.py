@@ -24,6 +24,7 @@ def sample_cmd(
     eps1: Optional[float] = typer.Option(None, callback=checked(low=0, high=MAX_EPS), help="Prior weight ε1 (default: the preset's)."),
     eps2: Optional[float] = typer.Option(None, callback=checked(low=0, high=MAX_EPS), help="Condition weight ε2 (default: the preset's)."),
     eps3: Optional[float] = typer.Option(None, callback=checked(low=0, high=MAX_EPS), help="Noise std ε3 (default: the preset's)."),
+    mh: bool = typer.Option(False, "--mh", help="Exact MALA: accept or reject each step, so chains sample p(h)·p(y|G(h))^ε2 exactly (needs --preset ppgn-flow; prints the acceptance rate)."),
     form: str = typer.Option("log-softmax", help="Class gradient: log-softmax, or official ((1-p)·∇logit)."),
     init: str = typer.Option("gaussian", help="Where chains start: gaussian (fitted to real codes), uniform, zeros."),
     init_image: Optional[Path] = typer.Option(None, help="Start every chain from h = E(this image)."),
@@ -72,7 +73,7 @@ def sample_cmd(
             class_=class_, num=num, seed=seed, preset=preset, steps=steps, eps1=eps1, eps2=eps2, eps3=eps3, form=form,
             init=init, init_image=start_image, not_class=not_class,
             caption=caption, caption_weight=caption_weight, condition_module=condition_module, weights=weights,
-            target=target, calibrate=calibrate, temperature=temperature, denoise=denoise, record=8 if gif else 0,
+            target=target, calibrate=calibrate, temperature=temperature, denoise=denoise, record=8 if gif else 0, mh=mh,
         )  # fmt: skip
         streamed = out is not None and (total(pipe, request) > BLOCK or world()[1] > 1)  # blocks go to the file as they come
         result = run_to_file(pipe, request, out, progress=not quiet) if streamed else run(pipe, request, progress=not quiet)
@@ -94,6 +95,7 @@ def sample_cmd(
         typer.echo(
             f"{total(pipe, request)} samples of {', '.join(names)} in {seconds:.1f} s: "
             f"mean p(class) = {np.mean(result.prob):.3f}"
+            + (f", Metropolis acceptance {np.mean(result.acceptance):.3f}" if getattr(result, "acceptance", None) is not None else "")
             + "".join(f" → {p}" for p in (out, grid, gif) if p is not None),
             err=True,
         )

@@ -27,6 +27,8 @@ class Samples:
             before each step: p(class) for a class condition, exp(activation) for a hidden unit,
             the product of the terms' probabilities for a sum. Empty for a cINN.
         trajectory: (steps + 1, R, C, H, W) images of the first R chains in [-1, 1], or None.
+        acceptance: float (N,), with exact MALA (``mh``): the fraction of each chain's proposals
+            kept once its step size was fixed; None otherwise.
     """
 
     array: np.ndarray
@@ -35,6 +37,7 @@ class Samples:
     h: torch.Tensor
     prob_per_step: torch.Tensor
     trajectory: torch.Tensor | None = None
+    acceptance: np.ndarray | None = None
 
     @property
     def images(self) -> list[Image.Image]:

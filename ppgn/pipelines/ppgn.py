@@ -43,6 +43,7 @@ from ..sampling import (
     get_preset,
 )
 from ..sampling.conditions import ConditionLike
+from ..sampling.metropolis import MetropolisMALA, MHConfig
 from ..sampling.presets import DEFAULT_PRESET
 from .outputs import MAX_NUM, Samples, class_labels
 from .registry import how_to_make
@@ -201,6 +202,7 @@ class PPGNPipeline:
         record: int = 0,
         progress: bool = False,
         callback=None,
+        mh: bool = False,
     ) -> Samples:
         """Sample ``num`` images of a class (a name, an index, or one index per chain).
 
@@ -211,6 +213,9 @@ class PPGNPipeline:
             record: keep the image trajectory of the first ``record`` chains.
             callback: ``callback(steps_done, h, prob)`` after each step (see ``MALASampler.sample``);
                 G(h) gives the chain's images, and returning True stops the chains there.
+            mh: exact MALA (``ppgn.sampling.metropolis``): each step is accepted or rejected, so the
+                chains sample p(h)·p(y | G(h))^ε2 exactly; needs a prior with a log density (ppgn-flow).
+                The step size adapts in the first half of the chain; ``Samples.acceptance`` reports the rest.
         """
         # 1. Check inputs.
         num, seed = check_count(num, "num", high=MAX_NUM), check_seed(seed)
@@ -226,17 +231,21 @@ class PPGNPipeline:
         gen = torch.Generator(device="cpu").manual_seed(seed)
         h0 = self.initial_codes(num, init, gen)
         # 3. Run the chains (noise is drawn on the CPU, so a seed gives the same noise on any device).
-        out = MALASampler(spec.sampler).sample(
-            h0, G, prior, condition, generator=gen, h_max=self.classifier.code_max,
-            record=record, progress=progress, callback=callback,
-        )
+        if mh:
+            out = self._metropolis(spec, eps1, eps3, h0, G, condition, gen, record, progress, callback)
+        else:
+            out = MALASampler(spec.sampler).sample(
+                h0, G, prior, condition, generator=gen, h_max=self.classifier.code_max,
+                record=record, progress=progress, callback=callback,
+            )
         # 4. Output.
         with torch.no_grad():
             final_prob = self.classifier(out.images).softmax(1).gather(1, labels.to(self.device)[:, None]).squeeze(1)
             trajectory = None
             if record:
                 steps_, r, d = out.trajectory.shape
-                trajectory = G(out.trajectory.reshape(steps_ * r, d)).reshape(steps_, r, *out.images.shape[1:]).cpu()
+                codes = out.trajectory.reshape(steps_ * r, d).clamp(torch.zeros_like(self.classifier.code_max), self.classifier.code_max)
+                trajectory = G(codes).reshape(steps_, r, *out.images.shape[1:]).cpu()
         return Samples(
             array=to_uint8(out.images),
             labels=labels.numpy(),
@@ -244,6 +253,23 @@ class PPGNPipeline:
             h=out.h.cpu(),
             prob_per_step=out.prob.cpu(),
             trajectory=trajectory,
+            acceptance=out.acceptance.cpu().numpy() if mh else None,
+        )
+
+    def _metropolis(self, spec, eps1, eps3, h0, G, condition, gen, record, progress, callback):
+        """Exact MALA on p_flow(h)·p(y | G(clip(h)))^ε2: the flow's density, preconditioned by each unit's spread."""
+        if spec.prior != "flow":
+            raise ValueError(f"--mh needs a prior with a log density (preset ppgn-flow); preset {spec.name!r} has "
+                             f"prior {spec.prior!r}, which gives only a score")  # fmt: skip
+        if eps1 is not None or eps3 is not None:
+            raise ValueError("--mh sets the prior's weight (1) and the noise (√(2·step)) itself: drop --eps1 and --eps3")
+        flow, low, high = self.flow_prior, torch.zeros_like(self.classifier.code_max), self.classifier.code_max
+        steps = spec.sampler.steps
+        config = MHConfig(steps=steps, weight=spec.sampler.eps2, adapt=steps // 2)
+        # G is trained on codes in the encoder's range; the clip is part of the map h → x (exact for that target)
+        return MetropolisMALA(config).sample(
+            h0, lambda h: G(h.clamp(low, high)), flow.log_prob, condition, scale=flow.std, generator=gen,
+            record=record, progress=progress, callback=callback,
         )
 
     def inpaint(self, image: torch.Tensor, mask: torch.Tensor, class_=None, **kwargs):

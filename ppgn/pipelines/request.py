@@ -32,7 +32,7 @@ from .conditions import Start, compose
 from .outputs import MAX_NUM, Samples
 
 # The request's fields a cINN has no use for, with the option that sets each on the command line.
-CHAIN_ONLY = {"steps": "--steps", "eps1": "--eps1", "eps2": "--eps2", "eps3": "--eps3", "init_image": "--init-image", "record": "--gif"}
+CHAIN_ONLY = {"steps": "--steps", "eps1": "--eps1", "eps2": "--eps2", "eps3": "--eps3", "init_image": "--init-image", "record": "--gif", "mh": "--mh"}
 CINN_ONLY = {"temperature": "--temperature", "denoise": "--denoise/--no-denoise"}
 PLUGGED = ("not_class", "caption", "condition_module", "target")
 BLOCK = MAX_NUM  # samples per pipeline call; each block has its own seed (block_seed)
@@ -56,6 +56,7 @@ class SampleRequest:
             conditions (``ppgn.pipelines.conditions.compose``).
         temperature, denoise: a cINN's latent temperature and Tweedie denoising.
         record: keep the image trajectory of the first ``record`` chains (for an animation).
+        mh: exact MALA (accept/reject each step) with a prior that has a log density (ppgn-flow).
     """
 
     class_: str | int | None = None
@@ -79,6 +80,7 @@ class SampleRequest:
     temperature: float | None = None
     denoise: bool | None = None
     record: int = 0
+    mh: bool = False
 
     @property
     def per_class(self) -> bool:
@@ -94,7 +96,7 @@ class SampleRequest:
 
 
 def _unset(value) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0)
+    return value is None or value is False or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0)
 
 
 def check(pipe, request: SampleRequest) -> None:
@@ -120,6 +122,11 @@ def check(pipe, request: SampleRequest) -> None:
         if getattr(r, name) is not None:
             check_number(getattr(r, name), f"--{name}", low=0, high=MAX_EPS)
     check_count(r.record, "record", low=0)
+    if r.mh and pipe.kind == "ppgn":
+        if PRESETS[r.preset].prior != "flow":
+            raise ValueError(f"--mh needs a prior with a log density: --preset ppgn-flow (preset {r.preset!r} has only a score)")
+        if r.eps1 is not None or r.eps3 is not None:
+            raise ValueError("--mh sets the prior's weight and the noise itself: drop --eps1 and --eps3")
     if pipe.kind == "cinn":
         if r.plugged:
             raise ValueError("a cINN takes --class only, not --not-class, --caption or --condition-module")
@@ -174,6 +181,7 @@ def concatenate(parts: list[Samples]) -> Samples:
         array=np.concatenate([p.array for p in parts]), labels=np.concatenate([p.labels for p in parts]),
         prob=np.concatenate([p.prob for p in parts]), h=torch.cat([p.h for p in parts]),
         prob_per_step=torch.cat([p.prob_per_step for p in parts], 1), trajectory=parts[0].trajectory,
+        acceptance=None if parts[0].acceptance is None else np.concatenate([p.acceptance for p in parts]),
     )
 
 
@@ -242,7 +250,7 @@ def _sample(pipe, request: SampleRequest, progress: bool) -> Samples:
         )
     return pipe.sample(
         labels, num=num, condition=condition, preset=r.preset, seed=r.seed, steps=r.steps, eps1=r.eps1, eps2=r.eps2,
-        eps3=r.eps3, form=r.form, init=init, record=r.record, progress=progress,
+        eps3=r.eps3, form=r.form, init=init, record=r.record, progress=progress, mh=r.mh,
     )
 
 
