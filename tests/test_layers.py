@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_import_contracts_hold():
-    """cli > evaluation > pipelines | training > sampling | models > data > io, no cycles, a sampler without data."""
+    """cli > serve > evaluation > pipelines | training > sampling | models > data > io, no cycles, a sampler without data."""
     result = subprocess.run(
         [sys.executable, "-c", "import sys, importlinter.cli as c; sys.exit(c.lint_imports(no_cache=True, no_logo=True))"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,

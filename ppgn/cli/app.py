@@ -10,12 +10,13 @@ import sys
 
 import typer
 
-from . import bench, cinn, conditions, data, sample, train
+from . import bench, cinn, conditions, data, sample, serve, train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Plug & Play Generative Networks.")
 app.registered_commands += sample.app.registered_commands  # sample, eval, real, export
 app.registered_commands += conditions.app.registered_commands  # visualize, inpaint
 app.registered_commands += cinn.app.registered_commands  # colorize
+app.registered_commands += serve.app.registered_commands  # serve
 app.add_typer(train.train_app, name="train")
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(data.data_app, name="data")
