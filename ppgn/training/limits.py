@@ -26,3 +26,10 @@ WEIGHT = dict(low=0, high=10_000)  # loss weights (λ, β)
 DECAY = dict(low=0, high=1)  # weight decay
 FRACTION = dict(low=0, high=1, high_open=True)  # label smoothing
 SEED = dict(low=0, high=2**63 - 1, integer=True)  # as ppgn.io.check_seed
+# The diffusion recipe's own (ppgn train diffusion).
+MINUTES = dict(low=0, high=1_000_000)  # a training budget in minutes; 0 = none (all the epochs)
+TIMESTEPS = dict(low=2, high=100_000, integer=True)  # noise levels T of a diffusion model
+LEVEL = dict(low=1, high=64, integer=True)  # a UNet level's width as a multiple of the base width
+PATCH = dict(low=1, high=16, integer=True)  # pixels folded into channels (the side must divide by it)
+PROBABILITY = dict(low=0, high=1)  # p_uncond: how often the label is dropped
+WARMUP = dict(low=0, high=10_000_000, integer=True)  # learning-rate warm-up steps
