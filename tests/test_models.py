@@ -6,6 +6,7 @@ from torch import nn
 
 from ppgn.models import Classifier, ClassifierConfig, Discriminator, Evaluator, Generator, GeneratorConfig
 from ppgn.models.fuse import fold_batchnorm
+from ppgn.models.generator import UPSAMPLE, subpixel_equivalent, with_subpixel_upsampling
 
 
 def randomise_batchnorm(model: nn.Module, gen: torch.Generator) -> nn.Module:
@@ -36,6 +37,7 @@ def test_shapes_and_code_is_non_negative(gen):
     lambda: Classifier(ClassifierConfig(image_size=32, image_channels=3, width=0.25, code_dim=16)),
     lambda: Generator(GeneratorConfig(code_dim=16, channels=(8, 4))),
     lambda: Generator(GeneratorConfig(code_dim=16, image_size=64, image_channels=3, width=0.5, upsample="resize")),
+    lambda: Generator(GeneratorConfig(code_dim=16, image_size=32, image_channels=3, width=0.5, upsample="subpixel")),
     lambda: Evaluator(),
 ])
 def test_folding_batchnorm_keeps_the_function_and_its_gradient(make, gen):
@@ -51,3 +53,34 @@ def test_folding_batchnorm_keeps_the_function_and_its_gradient(make, gen):
     y2.square().sum().backward()
     assert torch.allclose(x1.grad, x2.grad, atol=1e-4)
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
+
+
+@pytest.mark.parametrize("upsample", UPSAMPLE)
+@pytest.mark.parametrize("size", [28, 32, 64])
+def test_every_upsampling_gives_the_image_size(upsample, size, gen):
+    G = Generator(GeneratorConfig(code_dim=16, image_size=size, image_channels=3, width=0.25, upsample=upsample)).eval()
+    assert G(torch.rand(2, 16, generator=gen)).shape == (2, 3, size, size)
+    with pytest.raises(ValueError, match="valid: transpose, subpixel, resize"):
+        GeneratorConfig(upsample="bilinear")
+
+
+def test_a_transposed_convolution_and_its_subpixel_equivalent_are_one_function(gen):
+    conv = nn.ConvTranspose2d(5, 3, 4, stride=2, padding=1).double()
+    x = torch.randn(2, 5, 6, 7, generator=gen, dtype=torch.float64)
+    assert torch.allclose(conv(x), nn.Sequential(*subpixel_equivalent(conv))(x), atol=1e-12)
+    with pytest.raises(ValueError, match="4×4, stride-2"):
+        subpixel_equivalent(nn.ConvTranspose2d(5, 3, 3, stride=2, padding=1))
+
+
+def test_a_generator_rewritten_with_subpixel_upsampling_keeps_its_function_and_gradient(gen):
+    G = fold_batchnorm(randomise_batchnorm(Generator(GeneratorConfig(code_dim=16, channels=(8, 4))), gen))
+    fast = with_subpixel_upsampling(G)
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in fast.modules()) and fast.config == G.config
+    h1, h2 = (torch.rand(3, 16, generator=gen).requires_grad_(True) for _ in range(2))
+    h2.data.copy_(h1.data)
+    y1, y2 = G(h1), fast(h2)
+    assert torch.allclose(y1, y2, atol=1e-5)
+    y1.square().sum().backward()
+    y2.square().sum().backward()
+    assert torch.allclose(h1.grad, h2.grad, atol=1e-4)
+    assert any(isinstance(m, nn.ConvTranspose2d) for m in G.modules())  # the original is untouched

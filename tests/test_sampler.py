@@ -29,6 +29,7 @@ from ppgn.sampling import (
     MALASampler,
     NoPrior,
     SamplerConfig,
+    SumCondition,
 )
 
 
@@ -168,7 +169,7 @@ def test_unknown_gradient_form_names_the_valid_ones():
         ClassCondition(nn.Identity(), 0, form="softmax")
 
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("name", sorted(n for n in PRESETS if not PRESETS[n].exact))  # exact ones: tests/test_metropolis.py
 def test_every_preset_runs_its_prior_and_returns_consistent_outputs(name):
     C, G = tiny_nets()
     preset = PRESETS[name].with_overrides(steps=20)
@@ -242,3 +243,89 @@ def test_a_callback_sees_every_step_and_can_stop_the_chain():
     assert part.prob_per_step.shape == (3, 2)
     assert torch.equal(part.prob_per_step, full.prob_per_step[:3])  # stopping early changes nothing before it
     assert seen[-1][1].shape == (2, pipe.classifier.code_max.numel())
+
+
+class OpaqueCondition:
+    """A condition with only the protocol's log_prob: the sampler cannot take E's code from it."""
+
+    def __init__(self, condition):
+        self.condition = condition
+
+    def log_prob(self, x):
+        return self.condition.log_prob(x)
+
+
+def count_encodes(C):
+    calls = []
+    C.features.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize("make", [
+    lambda C: ClassCondition(C, torch.tensor([0, 1, 2, 1])),
+    lambda C: ClassCondition(C, 2, form="official"),
+    lambda C: ClassCondition(C, 1) - 0.5 * ClassCondition(C, 2),
+])
+def test_joint_prior_takes_E_of_the_condition_pass_and_gives_the_same_chain(make):
+    """Joint PPGN-h with a class condition of the same E/C: E runs once per step, not twice, and
+    the chain is the one of two separate passes, to the bit."""
+    C, G = tiny_nets()
+    sampler = MALASampler(SamplerConfig(eps1=0.5, eps2=1.0, eps3=0.1, steps=5, step_size=0.05))
+    h0 = torch.rand(4, 16, generator=torch.Generator().manual_seed(3))
+    calls = count_encodes(C)
+    run = lambda c: sampler.sample(h0, G, JointPrior(G, C), c, generator=torch.Generator().manual_seed(1), workers=1)  # noqa: E731
+    shared = run(make(C))
+    once = len(calls)
+    separate = run(OpaqueCondition(make(C)))
+    terms = 1 + isinstance(make(C), SumCondition)  # a sum runs E for each of its class terms
+    assert once == 5 * terms and len(calls) - once == 5 * (terms + 1)
+    assert torch.equal(shared.h, separate.h) and torch.equal(shared.prob, separate.prob)
+
+
+def test_the_code_is_shared_only_with_the_prior_of_the_same_encoder():
+    C, G = tiny_nets()
+    other, _ = tiny_nets(seed=1)
+    x = G(torch.rand(3, 16))
+    assert ClassCondition(C, 1).log_prob_and_code(x, other)[1] is None
+    log_p, code = ClassCondition(C, 1).log_prob_and_code(x, C)
+    assert torch.equal(code, C.encode(x)[1]) and torch.equal(log_p, ClassCondition(C, 1).log_prob(x))
+    assert GaussianCondition(torch.zeros_like(x)).log_prob_and_code(x, C)[1] is None
+
+
+def test_bf16_autocast_runs_the_networks_in_bf16_and_keeps_the_chain_in_float32():
+    torch.set_default_dtype(torch.float32)
+    C, G = (m.float() for m in tiny_nets())
+    seen = []
+    G.upsample.register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    h0 = torch.rand(4, 16, generator=torch.Generator().manual_seed(3))
+    config = SamplerConfig(eps1=0.5, eps2=1.0, eps3=0.1, steps=4, step_size=0.05)
+    run = lambda a: MALASampler(config, autocast=a).sample(h0, G, JointPrior(G, C), ClassCondition(C, 1), generator=torch.Generator().manual_seed(1))  # noqa: E731
+    exact, fast = run(None), run(torch.bfloat16)
+    assert seen[:4] == [torch.float32] * 4 and torch.bfloat16 in seen[4:]
+    assert fast.h.dtype == fast.prob.dtype == fast.images.dtype == torch.float32
+    assert not torch.equal(exact.h, fast.h) and torch.allclose(exact.h, fast.h, atol=0.05)  # bf16 rounding, not another chain
+    with pytest.raises(ValueError, match="autocast"):
+        MALASampler(config, autocast=torch.int8)
+
+
+def test_a_healthy_chain_waits_for_the_device_only_every_few_steps(monkeypatch):
+    """No host synchronisation per step: the tensor → Python conversions (what waits for a GPU)
+    happen once per CHECK_EVERY steps and at the start, whatever the chain length."""
+    from ppgn.sampling import sampler as module
+
+    C, G = tiny_nets()
+    h0 = torch.rand(4, 16, generator=torch.Generator().manual_seed(3))
+    counts = {}
+    for name in ("__bool__", "item", "__int__", "tolist", "__float__"):
+        original = getattr(torch.Tensor, name)
+        def counted(self, *a, _name=name, _original=original, **k):
+            counts[_name] = counts.get(_name, 0) + 1
+            return _original(self, *a, **k)
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    looks = []
+    for steps in (10, 40):
+        counts.clear()
+        MALASampler(SamplerConfig(eps1=0.5, eps3=0.1, steps=steps, step_size=0.05)).sample(
+            h0, G, JointPrior(G, C), ClassCondition(C, 1), generator=torch.Generator().manual_seed(1), h_max=torch.ones(16), workers=1)
+        looks.append(sum(counts.values()))
+    assert looks[1] - looks[0] <= 3 * 30 // module.CHECK_EVERY  # a few conversions per look, none per step

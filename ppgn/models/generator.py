@@ -3,11 +3,22 @@
 Both are sized by their config like E/C (see ``classifier``): one stride-2 stage per halving
 of the image side, from a 7×7 map at 28 px or a 4×4 map at 32, 64 and 128 px.
 
-Upsampling is a transposed convolution (4×4, stride 2, so the kernel overlaps itself evenly) or,
-with ``upsample="resize"``, nearest-neighbour ×2 then a 3×3 convolution, which rules out the
-checkerboard artefacts of transposed convolutions (Odena et al., 2016) but costs 2.25× the
-multiply-adds: forward and backward to h on CPU it measured 1.6–2.5× slower than the transposed
-one in channels-last memory and 2.6–5× in the default layout, so transposed is the default.
+Upsampling (``upsample``) is one of three layers that double the side of a map:
+
+* "transpose": a transposed convolution (4×4, stride 2, so the kernel overlaps itself evenly),
+  as the shipped generators were trained;
+* "subpixel": a 3×3 convolution at the small side to 4× the channels, then PixelShuffle(2)
+  (Shi et al., 2016);
+* "resize": nearest-neighbour ×2 then a 3×3 convolution, which rules out the checkerboard
+  artefacts of transposed convolutions (Odena et al., 2016).
+
+Sub-pixel and resize convolutions cost 2.25× the multiply-adds of the transposed one and run on
+oneDNN's convolutions, where PyTorch's CPU transposed convolution takes its own path. A
+transposed G can also run as its exact sub-pixel equivalent (``with_subpixel_upsampling``,
+``ppgn sample --subpixel``): the same function and weights. On this project's 2-core AVX-512
+CPU, forward and backward to h at the shipped 28-px size and batch 64, the transposed G was the
+fastest (sub-pixel 0.53–0.60×, resize 0.34–0.49× its speed; README, speed section), so
+transposed stays the default; another machine may rank them otherwise.
 
 Example:
     >>> G = Generator(GeneratorConfig(image_size=32, image_channels=3))
@@ -26,7 +37,7 @@ from torch import nn
 
 from .classifier import stage_widths, stages_for
 
-UPSAMPLE = ("transpose", "resize")
+UPSAMPLE = ("transpose", "subpixel", "resize")
 
 
 def check_upsample(upsample: str) -> None:
@@ -38,7 +49,51 @@ def upsampling(c_in: int, c_out: int, upsample: str) -> list[nn.Module]:
     """The layers that double the side of a (B, c_in, s, s) map → (B, c_out, 2s, 2s)."""
     if upsample == "transpose":
         return [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
+    if upsample == "subpixel":  # Shi et al., 2016: a 3×3 convolution at the small side to 4·c_out, then a 2×2 shuffle
+        return [nn.Conv2d(c_in, 4 * c_out, 3, padding=1), nn.PixelShuffle(2)]
     return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, padding=1)]
+
+
+def subpixel_equivalent(conv: nn.ConvTranspose2d) -> list[nn.Module]:
+    """The same function as a 4×4, stride-2, padding-1 transposed convolution, as a 3×3 convolution
+    to 4·c_out channels and a PixelShuffle(2): oneDNN's convolution instead of PyTorch's transposed
+    path, at 2.25× the multiply-adds (20 of each 36 taps are zero). Whether that is faster depends
+    on the machine: on this project's AVX-512 CPU, at the shipped sizes, it was not (README, speed).
+
+    Output pixel (2m + a, 2l + b) of the transposed convolution sums inputs m + dy, l + dx with
+    kernel tap (a + 1 − 2·dy, b + 1 − 2·dx) for dy, dx ∈ {−1, 0, 1} (taps outside 0..3 are zero);
+    that is output channel 4·o + 2a + b of the 3×3 convolution, which PixelShuffle puts at (a, b).
+    Equal up to float rounding (the sums run in another order), so images differ in the last bits.
+    """
+    if conv.kernel_size != (4, 4) or conv.stride != (2, 2) or conv.padding != (1, 1) or conv.groups != 1 or conv.dilation != (1, 1):
+        raise ValueError(f"only a 4×4, stride-2, padding-1 transposed convolution has this equivalent, not {conv}")
+    w = conv.weight  # (c_in, c_out, 4, 4)
+    c_in, c_out = w.shape[:2]
+    k = w.new_zeros(c_out, 2, 2, c_in, 3, 3)  # (o, a, b, c, dy + 1, dx + 1)
+    for a in (0, 1):
+        for b in (0, 1):
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    ky, kx = a + 1 - 2 * dy, b + 1 - 2 * dx
+                    if 0 <= ky < 4 and 0 <= kx < 4:
+                        k[:, a, b, :, dy + 1, dx + 1] = w[:, :, ky, kx].T
+    out = nn.Conv2d(c_in, 4 * c_out, 3, padding=1).to(w.device, w.dtype)
+    out.weight.data = k.reshape(4 * c_out, c_in, 3, 3)
+    bias = conv.bias if conv.bias is not None else w.new_zeros(c_out)
+    out.bias.data = bias.repeat_interleave(4)
+    return [out.requires_grad_(conv.weight.requires_grad), nn.PixelShuffle(2)]
+
+
+def with_subpixel_upsampling(G: "Generator") -> "Generator":
+    """A copy of G whose 4×4 transposed convolutions run as their sub-pixel equivalents
+    (``subpixel_equivalent``): the same function on oneDNN convolutions; the config keeps saying
+    "transpose", since the weights it was trained with are those."""
+    import copy
+
+    G = copy.deepcopy(G)
+    layers = [m for layer in G.upsample for m in (subpixel_equivalent(layer) if isinstance(layer, nn.ConvTranspose2d) else [layer])]
+    G.upsample = nn.Sequential(*layers)
+    return G
 
 
 @dataclass(frozen=True)
@@ -48,7 +103,7 @@ class GeneratorConfig:
     image_channels: int = 1  # 1 (grey) or 3 (RGB)
     image_size: int = 28  # 28, 32, 64 or 128: sets the number of stages (SIZES)
     width: float = 1.0  # multiplier of the default widths …, 64, 64, 32, 16 (the shipped 28-px G is width 4)
-    upsample: str = "transpose"  # "transpose" (ConvTranspose2d, as shipped) or "resize" (Upsample + Conv2d)
+    upsample: str = "transpose"  # "transpose" (ConvTranspose2d, as shipped), "subpixel" (Conv2d + PixelShuffle) or "resize" (Upsample + Conv2d)
 
     def __post_init__(self):
         stages = stages_for(self.image_size, self.image_channels)

@@ -34,6 +34,15 @@ class Condition:
         """
         return None
 
+    def log_prob_and_code(self, x: torch.Tensor, encoder: nn.Module | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """log p(y | x) and, when this condition runs ``encoder`` on x itself, the code h = E(x) it
+        computed on the way (detached), else None.
+
+        A prior R(h) = E(G(h)) that shares its encoder with the condition (Joint PPGN-h) then takes
+        the code from this pass instead of running E again: one forward of E per step, not two.
+        """
+        return self.log_prob(x), None
+
     def __add__(self, other: ConditionLike) -> "SumCondition":
         return SumCondition([(1.0, self), (1.0, other)])
 
@@ -63,6 +72,16 @@ class SumCondition(Condition):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return sum(w * c.log_prob(x) for w, c in self.terms)
+
+    def log_prob_and_code(self, x: torch.Tensor, encoder: nn.Module | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        total, code = 0, None  # summed in the order of log_prob, so the value is the same to the bit
+        for w, c in self.terms:
+            if code is None and isinstance(c, Condition):
+                log_p, code = c.log_prob_and_code(x, encoder)
+            else:
+                log_p = c.log_prob(x)
+            total = total + w * log_p
+        return total, code
 
     def select(self, index: slice) -> "SumCondition | None":
         parts = [getattr(c, "select", lambda _: None)(index) for _, c in self.terms]
@@ -100,7 +119,16 @@ class ClassCondition(Condition):
         return torch.full((batch,), int(self.target), device=device, dtype=torch.long)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.classifier(x)  # (B, K)
+        return self._from_logits(self.classifier(x), x)  # logits (B, K)
+
+    def log_prob_and_code(self, x: torch.Tensor, encoder: nn.Module | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """With ``encoder`` this condition's classifier E/C (C(x) = head(E(x))): its code of x comes too."""
+        if encoder is None or encoder is not self.classifier or not hasattr(encoder, "encode") or not hasattr(encoder, "head"):
+            return self.log_prob(x), None
+        code = encoder.encode(x)[1]  # (B, D)
+        return self._from_logits(encoder.head(code), x), code.detach()
+
+    def _from_logits(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         y = self._target(len(x), x.device)
         log_p = logits.log_softmax(1).gather(1, y[:, None]).squeeze(1)
         if self.form == "log-softmax":

@@ -53,7 +53,11 @@ class DAEPrior:
 
 
 class JointPrior:
-    """Joint PPGN-h: the generator and the encoder together are the DAE, R(h) = E(G(h))."""
+    """Joint PPGN-h: the generator and the encoder together are the DAE, R(h) = E(G(h)).
+
+    When the condition runs the same encoder on x = G(h) (a class condition of E/C), the sampler
+    hands its code to ``score_from_code`` instead: E runs once per step for both terms.
+    """
 
     def __init__(self, generator: nn.Module, encoder: nn.Module):
         self.generator, self.encoder = generator, encoder
@@ -61,7 +65,11 @@ class JointPrior:
     @torch.no_grad()
     def score(self, h: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
         x = self.generator(h) if x is None else x.detach()
-        return self.encoder.encode(x)[1] - h
+        return self.score_from_code(h, self.encoder.encode(x)[1])
+
+    def score_from_code(self, h: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        """R(h) − h given E's code of G(h) (B, D), computed elsewhere in the step."""
+        return code - h
 
 
 class ImageDAEPrior:

@@ -14,6 +14,12 @@ Chains are independent, so on a CPU the gradients of groups of chains can be com
 separate cores, one thread each (``workers``): small convolutions use one core far better than
 two. The update itself, and so the noise, stays in one place: the generator is drawn from in
 the same order whatever the number of workers.
+
+Speed (issue 16): with the Joint prior R(h) = E(G(h)) and a class condition of the same E/C, E
+runs once per step for both terms (``Condition.log_prob_and_code``); the chains stay on their
+device, which is waited for only every ``CHECK_EVERY`` steps (the health check) and by a
+callback or progress bar; ``autocast`` (bf16) and ``compile`` (torch.compile of a step's forward
+pass) are options of the sampler, not of its maths.
 """
 
 from __future__ import annotations
@@ -39,6 +45,21 @@ TERMS = (
 )
 MAX_EPS = 1e6  # the largest ε (or step size) taken: h lives in [0, ~10], so more only overflows
 CHECK_EVERY = 10  # steps between looks at the chain's health (a look waits for the device)
+AUTOCAST_DTYPES = (None, torch.bfloat16, torch.float16)
+
+
+def _finite(t: torch.Tensor) -> torch.Tensor:
+    """Whether every element of t is finite, as a 0-d bool tensor on t's device: one pass over t
+    (its min and max, which NaN and ±inf reach), where ``isfinite().all()`` takes four."""
+    return torch.stack(torch.aminmax(t)).isfinite().all()
+
+
+def _forward(h: torch.Tensor, G: torch.nn.Module, condition: ConditionLike, encoder: torch.nn.Module | None):
+    """x = G(h), log p(y | x) and, if the condition runs ``encoder`` on x, its code E(x) (else None)."""
+    x = G(h)
+    if encoder is not None and hasattr(condition, "log_prob_and_code"):
+        return x, *condition.log_prob_and_code(x, encoder)
+    return x, condition.log_prob(x), None
 
 
 class ChainDiverged(ValueError):
@@ -95,14 +116,25 @@ def _as_bound(value: torch.Tensor | float | None, like: torch.Tensor) -> torch.T
     """A clipping bound as a tensor (``clamp`` takes two tensors or two numbers, not a mix)."""
     if value is None or isinstance(value, torch.Tensor):
         return value
-    return torch.tensor(value, device=like.device, dtype=like.dtype)
+    return torch.full((), value, device=like.device, dtype=like.dtype)  # a fill on the device: no copy from the host
 
 
 class MALASampler:
     """MALA-approx: the update rule of PPGN, with its options; no networks inside."""
 
-    def __init__(self, config: SamplerConfig = SamplerConfig()):
-        self.config = config
+    def __init__(self, config: SamplerConfig = SamplerConfig(), autocast: torch.dtype | None = None, compile: bool = False):
+        """Args:
+            autocast: run the networks (G, the condition, the prior's encoder) under
+                ``torch.autocast`` in this dtype, e.g. torch.bfloat16; h, the gradients and the
+                update stay float32. Faster where the device has a bf16 matrix unit (CUDA, CPUs
+                with AMX); the images then differ from float32's.
+            compile: ``torch.compile`` the forward pass of a step, G(h) → log p(y | x) (and E's code),
+                as one graph whose backward is compiled with it; the first steps compile it.
+        """
+        if autocast not in AUTOCAST_DTYPES:
+            raise ValueError(f"autocast {autocast} is not supported; valid: None, {', '.join(map(str, AUTOCAST_DTYPES[1:]))}")
+        self.config, self.autocast = config, autocast
+        self._forward = torch.compile(_forward) if compile else _forward
 
     def step(
         self,
@@ -128,8 +160,7 @@ class MALASampler:
             m = c.eps1 * unit_scale**2
             h = h + m * (d_prior + c.eps2 * d_condition)
             if c.eps3 > 0:
-                noise = torch.randn(h.shape, generator=generator, device="cpu" if generator is None else generator.device)
-                h = h + c.eps3 * (2 * m).sqrt() * noise.to(h.device, h.dtype)
+                h = h + c.eps3 * (2 * m).sqrt() * self._noise(h, generator)
             return h
         drift = c.eps1 * d_prior + c.eps2 * d_condition
         if c.normalize:
@@ -137,9 +168,17 @@ class MALASampler:
             drift = drift * (c.step_size / scale).view(-1, *[1] * (h.dim() - 1))
         h = h + drift
         if c.eps3 > 0:
-            noise = torch.randn(h.shape, generator=generator, device="cpu" if generator is None else generator.device)
-            h = h + c.eps3 * noise.to(h.device, h.dtype)
+            h = h + c.eps3 * self._noise(h, generator)
         return h
+
+    @staticmethod
+    def _noise(h: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """N(0, I) of h's shape from ``generator`` (a CPU one: the same noise on every device),
+        moved to h's device without waiting for it (pinned memory, an asynchronous copy)."""
+        noise = torch.randn(h.shape, generator=generator, device="cpu" if generator is None else generator.device)
+        if noise.device.type == "cpu" and h.device.type == "cuda":
+            return noise.pin_memory().to(h.device, h.dtype, non_blocking=True)
+        return noise.to(h.device, h.dtype)
 
     def clip(self, h: torch.Tensor, h_min: torch.Tensor | float | None = 0.0, h_max: torch.Tensor | float | None = None) -> torch.Tensor:
         """h clipped to [h_min, h_max] (the encoder's range), if the config clips."""
@@ -191,12 +230,12 @@ class MALASampler:
             for t in tqdm(range(self.config.steps), disable=not progress, desc="sampling", leave=False):
                 prior_t, unit_scale = self._level(prior, t)
                 if pool is None:
-                    log_p, d_condition, d_prior, x_finite = self._gradients(h, G, prior_t, condition)
+                    log_p, d_condition, d_prior, x_finite = self.gradients(h, G, prior_t, condition)
                 else:
-                    parts = list(pool.map(lambda g: self._gradients(h[g[0]], G, prior_t, g[1]), groups))
+                    parts = list(pool.map(lambda g: self.gradients(h[g[0]], G, prior_t, g[1]), groups))
                     log_p, d_condition, d_prior, x_finite = (torch.cat(t) for t in zip(*parts))
                 h = self.update(h, d_prior, d_condition, generator, unit_scale)
-                finite = torch.stack([x_finite.all(), d_condition.isfinite().all(), d_prior.isfinite().all(), h.isfinite().all()])
+                finite = torch.stack([x_finite.all(), _finite(d_condition), _finite(d_prior), _finite(h)])
                 first_bad = torch.where(finite, first_bad, first_bad.clamp(max=t + 1))
                 if (t + 1) % CHECK_EVERY == 0 or t + 1 == self.config.steps:
                     self._check(first_bad)
@@ -236,11 +275,24 @@ class MALASampler:
         term, hint = TERMS[int((first_bad == step).nonzero()[0])]  # ties: the term computed first in the step
         raise ChainDiverged(f"the chain went non-finite at step {int(step)} of {self.config.steps}: {term} is NaN or infinite; {hint}")
 
-    def _gradients(self, h: torch.Tensor, G: torch.nn.Module, prior: Prior, condition: ConditionLike):
-        """log p(y | G(h)), ∇h log p(y | G(h)), ∇h log p(h), and whether G(h) is finite (1,), for chains h (B, D)."""
-        x, log_p, d_condition = self.condition_gradient(h, G, condition)
-        d_prior = prior.score(h, x) if self.config.eps1 > 0 else torch.zeros_like(h)
-        return log_p, d_condition, d_prior, x.isfinite().all().reshape(1)
+    def gradients(self, h: torch.Tensor, G: torch.nn.Module, prior: Prior, condition: ConditionLike):
+        """log p(y | G(h)), ∇h log p(y | G(h)), ∇h log p(h), and whether G(h) is finite (1,), for chains h (B, D).
+
+        A prior that takes E's code (``score_from_code``, R(h) = E(G(h))) gets it from the condition's
+        own pass when the condition runs the same encoder: one forward and backward of E per step.
+        """
+        uses_code = self.config.eps1 > 0 and hasattr(prior, "score_from_code")
+        with torch.autocast(h.device.type, self.autocast or torch.bfloat16, enabled=self.autocast is not None):
+            x, log_p, d_condition, code = self._condition_gradient(h, G, condition, getattr(prior, "encoder", None) if uses_code else None,
+                                                                   self._forward)
+            if self.config.eps1 == 0:
+                d_prior = torch.zeros_like(h)
+            elif code is not None:
+                d_prior = prior.score_from_code(h, code.to(h.dtype))
+            else:
+                d_prior = prior.score(h, x).to(h.dtype)
+        log_p, d_condition = log_p.to(h.dtype), d_condition.to(h.dtype)
+        return log_p, d_condition, d_prior, _finite(x).reshape(1)
 
     @staticmethod
     def _groups(h: torch.Tensor, condition: ConditionLike, workers: int | None) -> list[tuple[slice, ConditionLike]]:
@@ -256,10 +308,15 @@ class MALASampler:
     @staticmethod
     def condition_gradient(h: torch.Tensor, G: torch.nn.Module, condition: ConditionLike):
         """x = G(h), log p(y | x) and ∇h log p(y | x); x and log p come back detached."""
+        return MALASampler._condition_gradient(h, G, condition)[:3]
+
+    @staticmethod
+    def _condition_gradient(h: torch.Tensor, G: torch.nn.Module, condition: ConditionLike, encoder: torch.nn.Module | None = None,
+                            forward=None):
+        """``condition_gradient`` and, if the condition ran ``encoder`` on x, its code E(x) (B, D) detached, else None."""
         with torch.enable_grad():
             h = h.detach().requires_grad_(True)
-            x = G(h)
-            log_p = condition.log_prob(x)
+            x, log_p, code = (forward or _forward)(h, G, condition, encoder)
             if not isinstance(log_p, torch.Tensor) or log_p.shape != (len(h),):
                 raise ValueError(f"a condition's log_prob must return one value per chain, shape ({len(h)},), "
                                  f"got {getattr(log_p, 'shape', type(log_p).__name__)} from {type(condition).__name__}")
@@ -268,4 +325,4 @@ class MALASampler:
                                  "detached from the graph: no .detach(), .item(), numpy or torch.no_grad() inside)")
             # Chains are independent, so the gradient of the sum is each chain's own gradient.
             (d_condition,) = torch.autograd.grad(log_p.sum(), h)
-        return x.detach(), log_p.detach(), d_condition
+        return x.detach(), log_p.detach(), d_condition, code

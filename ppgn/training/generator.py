@@ -37,6 +37,7 @@ from ..models import (
     load_model,
     save_model,
 )
+from ..models.generator import check_upsample
 from .common import OPTIONAL, check_fields, check_image_shape, encode_batches
 from .limits import (
     BATCH,
@@ -62,6 +63,7 @@ class GeneratorTrainConfig:
     classifier: str | None = None  # the frozen E; None: runs/<dataset>/classifier/classifier.safetensors
     width: float = 4.0  # G's width multiplier (the shipped 28-px G is width 4)
     d_width: float = 2.0  # D's width multiplier (the shipped 28-px D was width 2)
+    upsample: str = "transpose"  # G's upsampling: "transpose" (as shipped), "subpixel" or "resize"
     noise: float = 0.5  # σ, in per-unit standard deviations of h; 0 = noiseless Joint PPGN-h
     lambda_img: float = 1.0
     lambda_h1: float = 1.0
@@ -81,6 +83,7 @@ class GeneratorTrainConfig:
                      lambda_img=WEIGHT, lambda_h1=WEIGHT, lambda_h=WEIGHT, lambda_gan=WEIGHT, epochs=EPOCHS, batch_size=BATCH, lr=LR,
                      train_subset=SUBSET, seed=SEED)  # fmt: skip
         check_image_shape(self)
+        check_upsample(self.upsample)
 
 
 @torch.no_grad()
@@ -146,7 +149,8 @@ def train_generator(
         raise ValueError(f"the data is {channels}×{size}×{size} but the classifier {config.classifier} takes "
                          f"{expected[0]}×{expected[1]}×{expected[1]}: pass --size {expected[1]} (and the channels) or another classifier")  # fmt: skip
     stats = {k: v.to(dev) for k, v in code_statistics(encoder, train, workers).items()}
-    G = Generator(GeneratorConfig(code_dim=encoder.config.code_dim, image_size=size, image_channels=channels, width=config.width)).to(dev)
+    G = Generator(GeneratorConfig(code_dim=encoder.config.code_dim, image_size=size, image_channels=channels, width=config.width,
+                                  upsample=config.upsample)).to(dev)
     D = Discriminator(DiscriminatorConfig(image_size=size, image_channels=channels, width=config.d_width)).to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
