@@ -201,6 +201,8 @@ BASE: dict[str, list[str]] = {
                         "--train-subset", "50", "--batch-size", "10", "--out", "run", "-q"],
     "train all": ["train", "all", "--data", "fashion-mnist", "--data-dir", FMNIST, "--out", "model", "--epochs", "1",
                   "--train-subset", "20", "--batch-size", "10", "--width", "0.25", "-q"],
+    "train diffusion": ["train", "diffusion", "--data", "fashion-mnist", "--data-dir", FMNIST, "--epochs", "1",  # issue 15
+                        "--train-subset", "20", "--batch-size", "10", "--unet-channels", "8", "--out", "run", "-q"],
     "bench networks": ["bench", "networks", "--network", "mlp=ppgn.examples.condition_nets:mlp@condition-mlp", "-n", "1",
                        "--steps", "2", "--json", "b.json", "-q"],
     "bench neurons": ["bench", "neurons", "--neurons", "fc.2:7", "-n", "2", "--steps", "2", "--real-subset", "20",
@@ -386,6 +388,10 @@ for flag, value in (("--steps", "5"), ("--eps1", "0.5"), ("--eps2", "1"), ("--ep
     add(C, [flag, value], flag, base=CINN_SAMPLE)  # PPGN-only options on a cINN
 add(C, [opt("--class", 10)], "10", base=CINN_SAMPLE)
 add(C, ["--mh"], "--mh", base=CINN_SAMPLE)
+choice(C, "--autocast", "bf16")
+add(C, ["--autocast", "bf16"], "--autocast", base=CINN_SAMPLE)  # the speed-ups of a PPGN chain, on a cINN
+add(C, ["--compile"], "--compile", base=CINN_SAMPLE)
+add(C, ["--subpixel"], "--subpixel", base=CINN_SAMPLE)
 
 # --- ppgn eval --------------------------------------------------------------------------------
 C = "eval"
@@ -501,6 +507,20 @@ output_file(C, "--out", ".png")
 add(C, ["--out", "/proc/x.npz"], "--out")
 devices(C)
 
+# --- ppgn serve -------------------------------------------------------------------------------
+# Refused before the server binds its socket; a row wrongly accepted would serve until its time limit.
+C = "serve"
+BASE[C] = ["serve", "--host", "127.0.0.1", "--port", "47860"]
+ints(C, "--port")
+add(C, [opt("--port", 65536)], "--port")
+ints(C, "--max-work")
+for host in ("", "a b", "8.8.8.8"):  # empty, not a name, an address of another machine
+    add(C, [opt("--host", host)], "--host")
+add(C, ["--allow-code", "--host", "0.0.0.0"], "--allow-code")  # user code on a page others can reach
+models(C)
+add(C, ["--model", "fashion-mnist", "--model", "in/missing-dir"], "missing-dir")
+devices(C)
+
 # --- ppgn train ... ---------------------------------------------------------------------------
 def training(command: str, *, data_flag: str | None = "--data", size: bool = True, workers: bool = True,
              subset: bool = True, out: bool = True, resume: bool = True):
@@ -552,6 +572,7 @@ floats(C, "--width", absurd=("1e308",))
 floats(C, "--d-width", absurd=("1e308",))
 floats(C, "--noise", low=0, low_open=False, absurd=("1e308",), alias=DIVERGED)
 classifier_option(C)
+choice(C, "--upsample", "subpixel")
 
 for C in ("train dae-h", "train dae-x"):
     training(C)
@@ -697,6 +718,10 @@ choice(C, "--preset", "joint-ppgn-h")
 models(C, wrong_kind="emoji-colorizer")
 output_file(C, "--json", ".json")
 devices(C)
+ints(C, "--repeats")
+ints(C, "--chain-steps")
+ints(C, "--quality", low=0)
+choice(C, "--autocast", "bf16")
 
 C = "bench quality"
 for value in ("a", "-1", str(ABSURD_INT), "", "0,,1", "1.5"):
@@ -710,6 +735,36 @@ data_dir(C)
 output_dir(C, "--out-dir")
 output_dir(C, "--cache-dir")
 devices(C)
+
+# --- issue 15: ppgn train diffusion, and bench quality's diffusion rows ---------------------------
+C = "train diffusion"
+training(C)
+for flag in ("--unet-channels", "--blocks", "--patch"):
+    ints(C, flag)
+ints(C, "--timesteps", low=2)
+ints(C, "--warmup", low=0)
+floats(C, "--minutes", low=0, low_open=False, absurd=("1e308",))
+floats(C, "--p-uncond", low=0, low_open=False, absurd=("1.5",))
+floats(C, "--dropout", low=0, low_open=False, absurd=("1",))
+floats(C, "--ema", low=0, low_open=False, absurd=("1",))
+floats(C, "--lr", absurd=("1e308",))
+floats(C, "--clip", absurd=("1e308",))
+for value in ("0,1", "x", "", "1,,2", "1,1000"):
+    add(C, [opt("--multipliers", value)], "--multipliers")
+choice(C, "--schedule", "cosine")
+choice(C, "--clock", "cpu")
+add(C, ["--patch", "5"], "patch")  # 28 does not divide into 5-pixel patches
+
+C = "bench quality"
+add(C, ["--rows", "real,diffusion-cfg"], "--diffusion", "ppgn train diffusion")  # a diffusion row without its model
+add(C, ["--rows", "diffusion-guided"], "--diffusion")
+for name in ("adir", "afile", "missing-dir", "text.safetensors"):
+    add(C, ["--rows", "diffusion-cfg", "--diffusion", f"in/{name}"], name, "ppgn train diffusion")  # no diffusion.safetensors there
+ints(C, "--diffusion-steps")
+floats(C, "--guided-scale", low=0, low_open=False, absurd=("1e308",))
+floats(C, "--cfg-scale", low=0, low_open=False, absurd=("1e308",))
+for flag in ("--diffusion-steps", "--guided-scale", "--cfg-scale"):
+    add(C, [flag, "2"], flag, "--diffusion")  # diffusion settings without a diffusion model
 
 # --- ppgn data ... ----------------------------------------------------------------------------
 C = "data mnist"

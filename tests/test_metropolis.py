@@ -102,3 +102,26 @@ def test_the_pipeline_refuses_mh_without_a_density_or_with_its_own_settings(kwar
 
     with pytest.raises(ValueError, match=match):
         ppgn.load("fashion-mnist").sample("bag", num=2, steps=2, mh=True, **kwargs)
+
+
+def test_the_exact_preset_runs_the_warm_chain_then_exact_steps_and_reports_them():
+    import ppgn
+
+    pipe = ppgn.load("fashion-mnist")
+    seen = []
+    out = pipe.sample("bag", num=2, seed=0, steps=6, preset="ppgn-flow-mh", record=1, callback=lambda t, h, p: seen.append(t))
+    warm = pipe.sample("bag", num=2, seed=0, steps=100, preset="joint-ppgn-h")
+    assert seen == list(range(1, 107))  # 100 warm steps, then 6 exact ones, counted on
+    assert out.prob_per_step.shape == (106, 2) and out.trajectory.shape[0] == 107
+    assert torch.equal(out.prob_per_step[:100], warm.prob_per_step)  # the warm part is the joint chain itself
+    assert out.acceptance.shape == (2,)
+    again = pipe.sample("bag", num=2, seed=0, steps=6, preset="ppgn-flow-mh")
+    assert (again.array == out.array).all()
+
+
+def test_the_exact_preset_refuses_its_own_noise_and_prior_weight():
+    import ppgn
+    from ppgn.pipelines.request import SampleRequest, check
+
+    with pytest.raises(ValueError, match="--eps1"):
+        check(ppgn.load("fashion-mnist"), SampleRequest(class_="bag", preset="ppgn-flow-mh", eps1=0.3))

@@ -15,11 +15,15 @@ import typer
 
 from .data import one_of
 from .options import (
+    AUTOCAST_NAMES,
+    Autocast,
+    Compile,
     DataDir,
     Device,
     Model,
     Preset,
     Quiet,
+    Subpixel,
     checked,
     fail,
     load_pipeline,
@@ -34,6 +38,9 @@ MAX_BATCH = 65_536  # chains run together
 MAX_IMAGES = 10_000_000  # a training batch: larger than any dataset here (the library names the set's size)
 IMAGE_SIZES = (28, 32, 64, 128)  # ppgn.data.SIZES, written out so that parsing needs no torch
 Seed = typer.Option(0, help="Same seed, same images.", callback=checked(seed=True))
+# ppgn.evaluation.quality.DIFFUSION_ROWS and MAKE_DIFFUSION, written out so that parsing needs no torch (tests/test_quality.py checks they agree).
+DIFFUSION_ROW_NAMES = ("diffusion-guided", "diffusion-cfg")
+MAKE_DIFFUSION = "ppgn train diffusion --minutes 42 --out runs/diffusion-fmnist"
 Steps = typer.Option(None, help="Chain length (default: the preset's).", callback=checked(low=1, high=MAX_STEPS, integer=True))
 JsonOut = typer.Option(None, "--json", help="Write the rows as JSON.")
 
@@ -284,13 +291,24 @@ def bench_speed_cmd(
     model: str = typer.Option("fashion-mnist", help="A shipped model name, or a folder of trained weights."),
     preset: str = Preset,
     batches: str = typer.Option("1,16,64,256", help="Comma-separated batch sizes (chains run together)."),
-    steps: int = typer.Option(10, help="Chain steps timed per batch size (after one warm-up step).", callback=checked(low=1, high=MAX_STEPS, integer=True)),
+    steps: int = typer.Option(10, help="Chain steps timed per batch size (after a warm-up of two).", callback=checked(low=1, high=MAX_STEPS, integer=True)),
+    repeats: int = typer.Option(3, help="Timed runs per batch size; the best counts (neighbours on a shared machine only slow a run).",
+                                callback=checked(low=1, high=100, integer=True)),
+    chain_steps: Optional[int] = typer.Option(None, help="Steps of one sample's chain (default: the preset's): ms/sample counts these, and the quality check runs them.",
+                                              callback=checked(low=1, high=MAX_STEPS, integer=True)),
+    autocast: str = Autocast,
+    compile_: bool = Compile,
+    subpixel: bool = Subpixel,
+    quality: int = typer.Option(0, "--quality", help="Also draw this many samples per class, with these settings and exactly, and score accuracy and FID (0: no check).",
+                                callback=checked(low=0, high=1000, integer=True)),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the rows as a JSON list."),
     profile: bool = typer.Option(False, "--profile", help="Also show where a step's time goes, by operator (at the largest batch up to 64)."),
     device: Optional[str] = Device,
 ):
-    """Chain steps per second, ms per 200-step sample, FLOPs and GFLOP/s against the matmul ceiling."""
-    from ..evaluation.speed import bench_speed, profile_by_operator
+    """Chain steps per second, ms per sample, FLOPs and GFLOP/s against the matmul ceiling (and, with --quality, what the samples are worth)."""
+    if autocast not in AUTOCAST_NAMES:
+        fail(f"unknown --autocast {autocast!r}; valid: {', '.join(AUTOCAST_NAMES)}")
+    from ..evaluation.speed import bench_speed, profile_by_operator, quality_at_speed
     from ..sampling import PRESETS
 
     if preset not in PRESETS:
@@ -302,22 +320,38 @@ def bench_speed_cmd(
     if not all(1 <= b <= MAX_BATCH for b in sizes):
         fail(f"--batches must be integers in 1..{MAX_BATCH}, got {batches!r}")
     _json(json_out)
-    rows = bench_speed(load_pipeline(model, device, kind="ppgn"), preset, sizes, steps)
-    header = f"{'batch':>5} {'steps/s':>9} {'ms/sample':>10} {'MFLOP/step':>11} {'GFLOP/s':>8} {'fp32 mm':>8} {'bf16 mm':>8} {'peak MB':>8}"
-    typer.echo(f"{preset} on {rows[0]['device']}, {rows[0]['threads']} threads; ms/sample = a 200-step chain")
+    settings = {"autocast": autocast, "compile": compile_, "subpixel": subpixel}
+    pipe = load_pipeline(model, device, kind="ppgn")
+    try:
+        pipe.check_preset(preset)
+        rows = bench_speed(pipe, preset, sizes, steps, repeats, chain_steps, settings)
+    except ValueError as err:  # e.g. a compiler that is missing, an autocast the device cannot run
+        fail(str(err))
+    header = f"{'batch':>5} {'steps/s':>9} {'ms/sample':>10} {'MFLOP/step':>11} {'GFLOP/s':>8} {'fp32 mm':>8} {'share':>6} {'bf16 mm':>8} {'peak MB':>8} {'load':>5}"
+    flags = ", ".join(f"{k} {v}" for k, v in settings.items() if v not in ("off", False)) or "exact"
+    typer.echo(f"{preset} on {rows[0]['device']}, {rows[0]['threads']} threads, {flags}; ms/sample = a {rows[0]['chain_steps']}-step chain; best of {repeats}")
     typer.echo(header)
     for r in rows:
         typer.echo(
             f"{r['batch']:>5} {r['steps_per_s']:>9} {r['ms_per_sample']:>10} {r['flops_per_step'] / r['batch'] / 1e6:>11.1f} "
-            f"{r['gflops_achieved']:>8} {r['matmul_fp32_gflops']:>8} {r['matmul_bf16_gflops']:>8} {r['peak_mem_mb']:>8}"
+            f"{r['gflops_achieved']:>8} {r['matmul_fp32_gflops']:>8} {100 * r['share_of_fp32_matmul']:>5.0f}% {r['matmul_bf16_gflops']:>8} "
+            f"{r['peak_mem_mb']:>8} {r['load_1min'] if r['load_1min'] is not None else '-':>5}"
         )
+    batch = max([b for b in sizes if b <= 64] or [min(sizes)])
     if profile:
-        batch = max([b for b in sizes if b <= 64] or [min(sizes)])
-        ops = profile_by_operator(load_pipeline(model, device, kind="ppgn"), preset, batch)
+        ops = profile_by_operator(pipe, preset, batch)
         typer.echo(f"\nwhere a step's time goes (batch {batch} as one group of chains, operator self time):")
         for op in ops:
             typer.echo(f"  {op['operator']:<44} {op['ms_per_step']:>8.2f} ms  {100 * op['share']:5.1f}%  {op['calls_per_step']:>5} calls")
         next(r for r in rows if r["batch"] == batch)["profile"] = ops
+    if quality:
+        check = quality_at_speed(pipe, preset, settings, chain_steps, per_class=quality, batch=batch)
+        typer.echo(f"\nquality, {quality} samples per class (evaluator accuracy, FID), chains {batch} at a time:")
+        for name in ("reference", "variant"):
+            q = check[name]
+            typer.echo(f"  {name:<9} {q['chain_steps']:>4} steps  accuracy {q['accuracy']:.3f}  FID {q['fid']:.3f}  {q['ms_per_sample']:>8.2f} ms/sample")
+        typer.echo(f"  the variant {'holds' if check['holds'] else 'does not hold'} the reference's quality")
+        next(r for r in rows if r["batch"] == batch)["quality"] = check
     _write_json(json_out, rows)
 
 
@@ -329,13 +363,17 @@ def bench_quality_cmd(
     per_class: Optional[int] = typer.Option(None, help="Samples per class per seed, at least 2 (default 32; quick 4).",
                                             callback=checked(low=1, high=MAX_NUM, integer=True)),
     quick: bool = typer.Option(False, "--quick", help="A small run (a couple of minutes) that exercises everything."),
+    diffusion: Optional[Path] = typer.Option(None, help=f"A diffusion model folder for rows {', '.join(DIFFUSION_ROW_NAMES)} (added to the default rows); made by '{MAKE_DIFFUSION}'."),
+    diffusion_steps: Optional[int] = typer.Option(None, help="DDIM steps of the diffusion rows (default 50; quick 10).", callback=checked(low=1, high=1_000, integer=True)),
+    guided_scale: Optional[float] = typer.Option(None, help="Classifier-guidance weight of diffusion-guided (default: the seed-7 sweep's).", callback=checked(low=0, high=1e6)),
+    cfg_scale: Optional[float] = typer.Option(None, help="Classifier-free guidance w of diffusion-cfg (default: the seed-7 sweep's).", callback=checked(low=0, high=1e6)),
     out_dir: Path = typer.Option(Path("docs"), help="Where results.md, results.json and figures/ go."),
     cache_dir: Optional[Path] = typer.Option(Path("runs/bench-quality"), help="Finished rows kept here: a rerun resumes, an added row costs only itself. 'none' to keep nothing."),
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
 ):
-    """Real data, reconstructions and every preset side by side, several seeds, plus an ε1 × ε3 grid."""
+    """Real data, reconstructions, every preset (and a guided diffusion model: --diffusion) side by side, several seeds, plus an ε1 × ε3 grid."""
     import dataclasses
 
     from ..data import DataNotFoundError
@@ -347,6 +385,23 @@ def bench_quality_cmd(
     config = QUICK if quick else FULL
     if rows is not None:
         config = dataclasses.replace(config, rows=tuple(r.strip() for r in rows.split(",") if r.strip()))
+    wanted = [r for r in config.rows if r in DIFFUSION_ROW_NAMES]
+    if diffusion is None:
+        if wanted:
+            fail(f"row {wanted[0]} needs --diffusion FOLDER, a diffusion model made by '{MAKE_DIFFUSION}'")
+        for flag, value in (("--diffusion-steps", diffusion_steps), ("--guided-scale", guided_scale), ("--cfg-scale", cfg_scale)):
+            if value is not None:
+                fail(f"{flag} sets the diffusion rows, which need --diffusion FOLDER")
+    else:
+        if not (diffusion / "diffusion.safetensors").is_file():
+            fail(f"--diffusion {diffusion}: no diffusion.safetensors there; make one with "
+                 f"'{MAKE_DIFFUSION.replace('runs/diffusion-fmnist', str(diffusion))}' (42 CPU-minutes)")
+        if rows is None:
+            config = dataclasses.replace(config, rows=(*config.rows, *DIFFUSION_ROW_NAMES))
+        elif not wanted:
+            fail(f"--diffusion is read only by rows {', '.join(DIFFUSION_ROW_NAMES)}: add one to --rows, or leave --diffusion out")
+        settings = {"diffusion_steps": diffusion_steps, "guided_scale": guided_scale, "cfg_scale": cfg_scale}
+        config = dataclasses.replace(config, diffusion=str(diffusion), **{k: v for k, v in settings.items() if v is not None})
     if seeds is not None:
         try:
             config = dataclasses.replace(config, seeds=tuple(check_seed(int(s), "--seeds") for s in seeds.split(",")))
@@ -365,7 +420,8 @@ def bench_quality_cmd(
         result = bench_quality(load_pipeline(model, device, kind="ppgn"), config, data_dir, progress=not quiet, cache_dir=cache)
     except (ValueError, WeightsError, DataNotFoundError) as err:
         fail(str(err))
-    given = {"--rows": rows, "--seeds": seeds, "--per-class": per_class, "--out-dir": out_dir}
+    given = {"--rows": rows, "--seeds": seeds, "--per-class": per_class, "--diffusion": diffusion, "--diffusion-steps": diffusion_steps,
+             "--guided-scale": guided_scale, "--cfg-scale": cfg_scale, "--out-dir": out_dir}
     command = "ppgn bench quality" + " --quick" * quick + "".join(f" {k} {v}" for k, v in given.items() if v is not None)
     paths = write_report(result, out_dir, command)
     for row in result.rows:

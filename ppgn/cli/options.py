@@ -19,11 +19,16 @@ Quiet = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 Device = typer.Option(None, "--device", help="cpu, cuda, cuda:1, ... (default: CUDA when present).")
 # The names of ppgn.sampling.PRESETS, written out so that `ppgn --help` need not import torch
 # (tests/test_layers.py checks they agree).
-PRESET_NAMES = ("dgn-am", "ppgn-x", "ppgn-h", "joint-ppgn-h", "noiseless-joint-ppgn-h", "ppgn-flow")
+PRESET_NAMES = ("dgn-am", "ppgn-x", "ppgn-h", "joint-ppgn-h", "noiseless-joint-ppgn-h", "ppgn-flow", "ppgn-flow-mh")
 # Likewise the chain's other named choices (ppgn.pipelines.ppgn.INITS, ClassCondition.FORMS, CALIBRATIONS).
 INIT_NAMES = ("gaussian", "uniform", "zeros")
 FORM_NAMES = ("log-softmax", "official")
 CALIBRATION_NAMES = ("up", "match", "off")
+AUTOCAST_NAMES = ("off", "bf16", "fp16")  # ppgn.pipelines.ppgn.AUTOCASTS
+# How a PPGN chain runs (PPGNPipeline.accelerate): shared by `ppgn sample` and `ppgn bench speed`.
+Autocast = typer.Option("off", help=f"Run the networks in bf16 or fp16 ({', '.join(AUTOCAST_NAMES)}; fast with a bf16 matrix unit; images change).")
+Compile = typer.Option(False, "--compile", help="torch.compile each chain step's pass through G and the condition (needs a C compiler on a CPU; compiling takes minutes).")
+Subpixel = typer.Option(False, "--subpixel", help="Run G's transposed convolutions as their exact sub-pixel equivalents (oneDNN convolutions; slower on this project's CPU, try yours; images equal up to float rounding).")
 Preset = typer.Option("joint-ppgn-h", help=f"The sampler preset: {', '.join(PRESET_NAMES)}.")
 DataDir = typer.Option(None, "--data-dir", help="Folder with the dataset (else $PPGN_DATA, else Debian's).")
 

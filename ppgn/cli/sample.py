@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from .options import CALIBRATION_NAMES, FORM_NAMES, INIT_NAMES, MAX_EPS, MAX_STEPS, PRESET_NAMES, DataDir, Device, Preset, Quiet, Seed, checked, fail, load_pipeline, outputs
+from .options import (AUTOCAST_NAMES, CALIBRATION_NAMES, FORM_NAMES, INIT_NAMES, MAX_EPS, MAX_STEPS, PRESET_NAMES, Autocast, Compile, DataDir, Device,
+                      Preset, Quiet, Seed, Subpixel, checked, fail, load_pipeline, outputs)
 
 app = typer.Typer()
 
@@ -40,6 +41,9 @@ def sample_cmd(
     weights: Optional[Path] = typer.Option(None, help="A .safetensors state dict for --condition-module."),
     target: Optional[int] = typer.Option(None, callback=checked(low=0, integer=True), help="The class index --condition-module should favour."),
     calibrate: str = typer.Option("up", help="Plugged-in terms vs the shipped class gradient: up (raise weak ones), match, off."),
+    autocast: str = Autocast,
+    compile_: bool = Compile,
+    subpixel: bool = Subpixel,
     device: Optional[str] = Device,
     quiet: bool = Quiet,
 ):
@@ -50,7 +54,7 @@ def sample_cmd(
         fail(f"--out writes a .npz file, got {out.name!r}; for a picture use --grid (.png) or --gif (.gif)")
     outputs(out=(out, ".npz"), grid=(grid, ".png"), gif=(gif, ".gif"))
     for name, value, valid in (("preset", preset, PRESET_NAMES), ("init", init, INIT_NAMES), ("form", form, FORM_NAMES),
-                               ("calibration", calibrate, CALIBRATION_NAMES)):
+                               ("calibration", calibrate, CALIBRATION_NAMES), ("autocast", autocast, AUTOCAST_NAMES)):
         if value not in valid:  # before any model loads
             fail(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
     if caption is not None and not caption.strip():
@@ -63,6 +67,10 @@ def sample_cmd(
     from ..pipelines.request import BLOCK, SampleRequest, run, run_to_file, total, world
 
     pipe = load_pipeline(model, device)
+    if autocast != "off" or compile_ or subpixel:
+        if pipe.kind != "ppgn":
+            fail(f"--autocast, --compile and --subpixel speed up a PPGN chain; {model} is a {pipe.kind} model")
+        pipe.accelerate(autocast, compile_, subpixel)
     started = time.perf_counter()
     try:
         start_image = None

@@ -21,6 +21,8 @@ import typer
 from ..training import limits
 from .options import DataDir, Device, Quiet, checked, fail, load_pipeline, outputs
 
+UPSAMPLE_NAMES = ("transpose", "subpixel", "resize")  # ppgn.models.generator.UPSAMPLE, written out so that parsing needs no torch
+
 train_app = typer.Typer(no_args_is_help=True, help="Train the networks (each resumes after a kill).")
 
 
@@ -143,6 +145,7 @@ def train_generator_cmd(
     noise: Optional[float] = typer.Option(None, help="Noise on h in per-unit stds (0 = noiseless Joint PPGN-h).", callback=_in(limits.NOISE)),
     width: Optional[float] = typer.Option(None, help="G's width multiplier (4 as shipped).", callback=_in(limits.MULTIPLIER)),
     d_width: Optional[float] = typer.Option(None, help="D's width multiplier (2 as shipped).", callback=_in(limits.MULTIPLIER)),
+    upsample: Optional[str] = typer.Option(None, help=f"G's upsampling: {', '.join(UPSAMPLE_NAMES)} (transpose as shipped and fastest on this project's CPU)."),
     epochs: Optional[int] = Epochs,
     batch_size: Optional[int] = BatchSize,
     seed: Optional[int] = Seed,
@@ -154,10 +157,12 @@ def train_generator_cmd(
     quiet: bool = Quiet,
 ):
     """Train G (and D) as in Joint PPGN-h: L_img + L_h1 + L_h + L_GAN, noise on h. Options left out take GeneratorTrainConfig's defaults."""
+    if upsample is not None and upsample not in UPSAMPLE_NAMES:  # before torch is imported
+        fail(f"unknown --upsample {upsample!r}; valid: {', '.join(UPSAMPLE_NAMES)}")
     from ..training.generator import GeneratorTrainConfig, train_generator
 
     config = _config(GeneratorTrainConfig, dataset=data, size=size, channels=channels, skip_bad=skip_bad, classifier=_text(classifier),
-                     noise=noise, width=width, d_width=d_width, epochs=epochs, batch_size=batch_size, seed=seed,
+                     noise=noise, width=width, d_width=d_width, upsample=upsample, epochs=epochs, batch_size=batch_size, seed=seed,
                      train_subset=train_subset)  # fmt: skip
     out = _out(out or _default_out(config, "generator"))
     card = _train(train_generator, config, out, data_dir, device, quiet, amp=amp, workers=workers)
@@ -405,3 +410,58 @@ def train_all_cmd(
                       config, out, data_dir, device, quiet)  # fmt: skip
     _say(f"{len(manifest['classes'])} classes, images {tuple(manifest['image_shape'])} → {out} "
          f"(ppgn sample --model {out} --class {manifest['classes'][0]!r} ...)")
+
+
+@train_app.command("diffusion")
+def train_diffusion_cmd(
+    data: Optional[str] = Data,
+    size: Optional[int] = Size,
+    channels: Optional[int] = Channels,
+    skip_bad: Optional[bool] = SkipBad,
+    out: Optional[Path] = typer.Option(None, help="Output folder (default runs/DATA/diffusion)."),
+    unet_channels: Optional[int] = typer.Option(None, help="The UNet's base width (48 as in runs/diffusion-fmnist).", callback=_in(limits.UNITS)),
+    multipliers: Optional[str] = typer.Option(None, help="Width of each UNet level as a multiple of --unet-channels, comma-separated (default 1,2)."),
+    blocks: Optional[int] = typer.Option(None, help="Residual blocks per UNet level.", callback=_in(limits.BLOCKS)),
+    patch: Optional[int] = typer.Option(None, help="Pixels folded into channels first (2: a 28×28 image is 14×14, ≈4× less compute).", callback=_in(limits.PATCH)),
+    dropout: Optional[float] = typer.Option(None, help="Dropout in the residual blocks, in [0, 1).", callback=_in(limits.FRACTION)),
+    schedule: Optional[str] = typer.Option(None, help="Noise schedule: cosine or linear."),
+    timesteps: Optional[int] = typer.Option(None, help="Noise levels T.", callback=_in(limits.TIMESTEPS)),
+    p_uncond: Optional[float] = typer.Option(None, help="How often the label is dropped to the null label (classifier-free guidance's unconditional branch), in [0, 1].", callback=_in(limits.PROBABILITY)),
+    conditional: Optional[bool] = typer.Option(None, "--conditional/--unconditional", help="Learn the labels too (default), or an unconditional network only."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs (an upper bound when --minutes is set).", callback=_in(limits.EPOCHS)),
+    minutes: Optional[float] = typer.Option(None, help="Stop after this many minutes of training on --clock, summed over resumes (0 = all the epochs).", callback=_in(limits.MINUTES)),
+    clock: Optional[str] = typer.Option(None, help="cpu (the process's CPU time over its threads: an idle machine's wall time) or wall."),
+    batch_size: Optional[int] = BatchSize,
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate.", callback=_in(limits.LR)),
+    warmup: Optional[int] = typer.Option(None, help="Steps of linear learning-rate warm-up.", callback=_in(limits.WARMUP)),
+    clip: Optional[float] = typer.Option(None, help="Gradient norm clipping.", callback=_in(limits.CLAMP)),
+    ema: Optional[float] = typer.Option(None, help="Decay of the moving average of the weights that is saved, in [0, 1).", callback=_in(limits.FRACTION)),
+    seed: Optional[int] = Seed,
+    train_subset: Optional[int] = TrainSubset,
+    amp: Optional[str] = Amp,
+    workers: int = Workers,
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    quiet: bool = Quiet,
+):
+    """Train a small diffusion model (a UNet predicting the noise) for classifier and classifier-free guidance; stops at
+    --minutes. Its folder is what `ppgn bench quality --diffusion FOLDER` compares with PPGN. Options left out take
+    DiffusionTrainConfig's defaults: `ppgn train diffusion --minutes 42 --out runs/diffusion-fmnist` made the benchmarked model."""
+    from ..training.diffusion import CLOCKS, DiffusionTrainConfig, train_diffusion
+
+    if schedule is not None and schedule not in ("cosine", "linear"):
+        fail(f"unknown --schedule {schedule!r}; valid: cosine, linear")
+    if clock is not None and clock not in CLOCKS:
+        fail(f"unknown --clock {clock!r}; valid: {', '.join(CLOCKS)}")
+    levels = None if multipliers is None else _positive_ints("multipliers", multipliers)
+    if levels is not None and max(levels) > limits.LEVEL["high"]:
+        fail(f"--multipliers must each be at most {limits.LEVEL['high']}, got {multipliers!r}")
+    config = _config(DiffusionTrainConfig, dataset=data, size=size, channels=channels, skip_bad=skip_bad, unet_channels=unet_channels,
+                     multipliers=levels, blocks=blocks, patch=patch, dropout=dropout, schedule=schedule, timesteps=timesteps,
+                     p_uncond=p_uncond, conditional=conditional, epochs=epochs, minutes=minutes, clock=clock, batch_size=batch_size,
+                     lr=lr, warmup=warmup, clip=clip, ema=ema, seed=seed, train_subset=train_subset)  # fmt: skip
+    out = _out(out or _default_out(config, "diffusion"))
+    card = _train(train_diffusion, config, out, data_dir, device, quiet, amp=amp, workers=workers)
+    m = card["metrics"]
+    _say(f"diffusion: test loss {m['test_loss']}, {m['steps']} steps ({m['epochs_seen']} epochs, stopped by {m['stopped_by']}) → {out} "
+         f"(ppgn bench quality --rows diffusion-guided,diffusion-cfg --diffusion {out})")

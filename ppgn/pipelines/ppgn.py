@@ -29,6 +29,7 @@ from ..models.device import pick_device
 from ..models.flow_prior import CodeFlow
 from ..models.score_prior import CodeScore
 from ..models.fuse import fold_batchnorm
+from ..models.generator import with_subpixel_upsampling
 from ..sampling import (
     PRESETS,
     ClassCondition,
@@ -43,13 +44,14 @@ from ..sampling import (
     get_preset,
 )
 from ..sampling.conditions import ConditionLike
-from ..sampling.metropolis import MetropolisMALA, MHConfig
+from ..sampling.metropolis import MetropolisMALA, MHConfig, MHOutput
 from ..sampling.presets import DEFAULT_PRESET
 from .outputs import MAX_NUM, Samples, class_labels
 from .registry import how_to_make
 
 INITS = ("gaussian", "uniform", "zeros")
 PRIORS = ("none", "joint", "dae-h", "dae-x", "flow", "score")
+AUTOCASTS = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # ``accelerate(autocast=)``
 PRIOR_WEIGHTS = {"dae-h": "dae-h", "dae-x": "dae-x", "flow": "flow-prior", "score": "score-prior"}  # the priors with weights of their own
 
 
@@ -64,6 +66,7 @@ class PPGNPipeline:
         self.dataset = dataset  # what it was trained on (for real-image references)
         self.device = pick_device(str(device) if device is not None else None)
         self._generators: dict[str, Generator] = {}
+        self.autocast, self.compile, self.subpixel = None, False, False  # how the chain runs (``accelerate``)
 
     def weights(self, stem: str) -> Path:
         """``folder/<stem>.safetensors``, which must exist.
@@ -116,8 +119,31 @@ class PPGNPipeline:
                 raise WeightsError(f"{self.folder}: {name}.safetensors makes {made[0]}×{made[1]}² images from {G.config.code_dim}-d codes "
                                    f"but classifier.safetensors takes {taken[0]}×{taken[1]}² and gives {self.classifier.config.code_dim}-d codes: "
                                    "not one model; retrain the generator against this classifier")  # fmt: skip
-            self._generators[name] = fold_batchnorm(G)
+            G = fold_batchnorm(G)
+            if self.subpixel and G.config.upsample == "transpose":
+                G = with_subpixel_upsampling(G)
+            self._generators[name] = G
         return self._generators[name]
+
+    def accelerate(self, autocast: str = "off", compile: bool = False, subpixel: bool = False) -> "PPGNPipeline":
+        """Run the chains faster, at the cost of bit-for-bit equal images (all off: the default, exact).
+
+        Args:
+            autocast: "bf16" or "fp16": the networks run in that precision (``MALASampler(autocast=)``);
+                fast where the device has a matrix unit for it (CUDA, CPUs with AMX); images change.
+            compile: ``torch.compile`` each step's pass through G and the condition (``MALASampler(compile=)``;
+                needs a C compiler on a CPU; the first steps compile, for minutes).
+            subpixel: G's transposed convolutions run as their exact sub-pixel equivalents (oneDNN's
+                convolutions; whether faster depends on the machine); the same function, images equal
+                up to float rounding.
+
+        Returns:
+            The pipeline itself, its networks reloaded on their next use.
+        """
+        check_choice(autocast, "autocast", tuple(AUTOCASTS))
+        self.autocast, self.compile, self.subpixel = AUTOCASTS[autocast], bool(compile), bool(subpixel)
+        self._generators.clear()  # rebuilt as asked
+        return self
 
     def prior(self, kind: str, G: Generator) -> Prior:
         """The prior a preset names: "none", "joint" (R(h) = E(G(h))), "dae-h", "dae-x" (shipped DAEs) or "flow"."""
@@ -231,13 +257,32 @@ class PPGNPipeline:
         gen = torch.Generator(device="cpu").manual_seed(seed)
         h0 = self.initial_codes(num, init, gen)
         # 3. Run the chains (noise is drawn on the CPU, so a seed gives the same noise on any device).
-        if mh:
+        warm = None
+        if spec.warm is not None:  # another preset's chain first; this one starts where it ends
+            warm_spec = get_preset(spec.warm[0]).with_overrides(steps=spec.warm[1])
+            G_warm = self.generator(warm_spec.generator)
+            warm = MALASampler(warm_spec.sampler, autocast=self.autocast).sample(
+                h0, G_warm, self.prior(warm_spec.prior, G_warm), condition, generator=gen, h_max=self.classifier.code_max,
+                record=record, progress=progress, callback=callback,
+            )
+            h0, done = warm.h, len(warm.prob)
+            if callback is not None:
+                callback = (lambda f: lambda t, h, p: f(t + done, h, p))(callback)
+        if warm is not None and len(warm.prob) < spec.warm[1]:  # the callback stopped the chains
+            out, warm = warm, None
+            if mh or spec.exact:
+                out = MHOutput(**vars(out), acceptance=torch.full((num,), float("nan")))
+        elif mh or spec.exact:
             out = self._metropolis(spec, eps1, eps3, h0, G, condition, gen, record, progress, callback)
         else:
-            out = MALASampler(spec.sampler).sample(
+            out = MALASampler(spec.sampler, autocast=self.autocast, compile=self.compile).sample(
                 h0, G, prior, condition, generator=gen, h_max=self.classifier.code_max,
                 record=record, progress=progress, callback=callback,
             )
+        if warm is not None:
+            out.prob = torch.cat([warm.prob, out.prob])
+            if record:  # the second chain's first state is the first's last
+                out.trajectory = torch.cat([warm.trajectory, out.trajectory[1:]])
         # 4. Output.
         with torch.no_grad():
             final_prob = self.classifier(out.images).softmax(1).gather(1, labels.to(self.device)[:, None]).squeeze(1)
@@ -253,19 +298,20 @@ class PPGNPipeline:
             h=out.h.cpu(),
             prob_per_step=out.prob.cpu(),
             trajectory=trajectory,
-            acceptance=out.acceptance.cpu().numpy() if mh else None,
+            acceptance=out.acceptance.cpu().numpy() if (mh or spec.exact) else None,
         )
 
     def _metropolis(self, spec, eps1, eps3, h0, G, condition, gen, record, progress, callback):
         """Exact MALA on p_flow(h)·p(y | G(clip(h)))^ε2: the flow's density, preconditioned by each unit's spread."""
         if spec.prior != "flow":
-            raise ValueError(f"--mh needs a prior with a log density (preset ppgn-flow); preset {spec.name!r} has "
+            raise ValueError(f"--mh needs a prior with a log density (preset ppgn-flow or ppgn-flow-mh); preset {spec.name!r} has "
                              f"prior {spec.prior!r}, which gives only a score")  # fmt: skip
         if eps1 is not None or eps3 is not None:
-            raise ValueError("--mh sets the prior's weight (1) and the noise (√(2·step)) itself: drop --eps1 and --eps3")
+            raise ValueError("exact MALA (--mh, preset ppgn-flow-mh) sets the prior's weight (1) and the noise (√(2·step)) itself: "
+                             "drop --eps1 and --eps3")
         flow, low, high = self.flow_prior, torch.zeros_like(self.classifier.code_max), self.classifier.code_max
         steps = spec.sampler.steps
-        config = MHConfig(steps=steps, weight=spec.sampler.eps2, adapt=steps // 2)
+        config = MHConfig(steps=steps, step=0.02, weight=spec.sampler.eps2, adapt=3 * steps // 10)
         # G is trained on codes in the encoder's range; the clip is part of the map h → x (exact for that target)
         return MetropolisMALA(config).sample(
             h0, lambda h: G(h.clamp(low, high)), flow.log_prob, condition, scale=flow.std, generator=gen,

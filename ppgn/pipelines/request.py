@@ -125,8 +125,8 @@ def check(pipe, request: SampleRequest) -> None:
     if r.mh and pipe.kind == "ppgn":
         if PRESETS[r.preset].prior != "flow":
             raise ValueError(f"--mh needs a prior with a log density: --preset ppgn-flow (preset {r.preset!r} has only a score)")
-        if r.eps1 is not None or r.eps3 is not None:
-            raise ValueError("--mh sets the prior's weight and the noise itself: drop --eps1 and --eps3")
+    if (r.mh or PRESETS[r.preset].exact) and pipe.kind == "ppgn" and (r.eps1 is not None or r.eps3 is not None):
+        raise ValueError("exact MALA (--mh, preset ppgn-flow-mh) sets the prior's weight and the noise itself: drop --eps1 and --eps3")
     if pipe.kind == "cinn":
         if r.plugged:
             raise ValueError("a cINN takes --class only, not --not-class, --caption or --condition-module")
