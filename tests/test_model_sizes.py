@@ -103,7 +103,7 @@ def test_sizes_channels_and_widths_not_built_give_one_line_errors(config):
 
 @pytest.mark.parametrize("config", [GeneratorConfig, ImageDAEConfig])
 def test_upsampling_is_a_choice_named_in_the_error(config):
-    with pytest.raises(ValueError, match=r"upsample 'pixel' is not supported; valid: transpose, resize$"):
+    with pytest.raises(ValueError, match=r"upsample 'pixel' is not supported; valid: transpose, subpixel, resize$"):
         config(upsample="pixel")
 
 

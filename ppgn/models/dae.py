@@ -44,7 +44,7 @@ class ImageDAEConfig:
     channels: tuple[int, ...] = ()  # width per stage, full resolution first; () → from width
     image_size: int = 28  # 28, 32, 64 or 128: sets the number of stages (SIZES)
     width: float = 1.0  # multiplier of the default widths 32, 64, 64, … (the shipped 28-px DAE is width 1)
-    upsample: str = "transpose"  # "transpose" (ConvTranspose2d, as shipped) or "resize" (Upsample + Conv2d)
+    upsample: str = "transpose"  # "transpose" (ConvTranspose2d, as shipped), "subpixel" (Conv2d + PixelShuffle) or "resize" (Upsample + Conv2d)
 
     def __post_init__(self):
         stages = stages_for(self.image_size, self.image_channels)

@@ -32,7 +32,7 @@ from .conditions import Start, compose
 from .outputs import MAX_NUM, Samples
 
 # The request's fields a cINN has no use for, with the option that sets each on the command line.
-CHAIN_ONLY = {"steps": "--steps", "eps1": "--eps1", "eps2": "--eps2", "eps3": "--eps3", "init_image": "--init-image", "record": "--gif", "mh": "--mh"}
+CHAIN_ONLY = {"steps": "--steps", "eps1": "--eps1", "eps2": "--eps2", "eps3": "--eps3", "init_image": "--init-image", "record": "--gif"}
 CINN_ONLY = {"temperature": "--temperature", "denoise": "--denoise/--no-denoise"}
 PLUGGED = ("not_class", "caption", "condition_module", "target")
 BLOCK = MAX_NUM  # samples per pipeline call; each block has its own seed (block_seed)
@@ -96,7 +96,7 @@ class SampleRequest:
 
 
 def _unset(value) -> bool:
-    return value is None or value is False or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0)
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0)
 
 
 def check(pipe, request: SampleRequest) -> None:
@@ -130,7 +130,7 @@ def check(pipe, request: SampleRequest) -> None:
     if pipe.kind == "cinn":
         if r.plugged:
             raise ValueError("a cINN takes --class only, not --not-class, --caption or --condition-module")
-        chain = [CHAIN_ONLY[n] for n in r.given(CHAIN_ONLY)] + (["--preset"] if r.preset != DEFAULT_PRESET else [])
+        chain = [CHAIN_ONLY[n] for n in r.given(CHAIN_ONLY)] + (["--preset"] if r.preset != DEFAULT_PRESET else []) + (["--mh"] if r.mh else [])
         if chain:
             raise ValueError(f"{', '.join(chain)} apply to PPGN chains, not to a cINN; valid for a cINN: "
                              "--class, --num, --seed, --temperature, --denoise/--no-denoise")
