@@ -170,7 +170,8 @@ class _Rows:
         prior's E(G(h)) reuse that pass), the UNet once per DDIM step (twice with classifier-free guidance,
         both branches), the cINN once; NaN for the reference rows."""
         if name in PRESETS:
-            return float(self.config.steps or get_preset(name).sampler.steps)
+            preset = get_preset(name)
+            return float((self.config.steps or preset.sampler.steps) + (preset.warm[1] if preset.warm else 0))
         if name in DIFFUSION_ROWS:
             settings = self.diffusion_settings(name)
             return float(settings["steps"] * (2 if settings["guidance"] == "cfg" else 1))
@@ -332,6 +333,7 @@ def bench_quality(
             cache.put(key, **job)
         elif _complete(job, labels, bundle, rows.evaluations(name)):
             cache.put(key, **job)  # the metrics added to a job cached before they existed: computed once
+        job["metrics"]["evaluations_per_sample"] = rows.evaluations(name)  # a count from the row's settings, not a measurement
         row = results[name]
         row.per_seed.append(job["metrics"])
         if seed == config.seeds[0]:

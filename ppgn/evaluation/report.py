@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..io import atomic_write, make_grid, write_json, write_text
-from ..sampling import DEFAULT_PRESET
+from ..sampling import DEFAULT_PRESET, PRESETS
 from .quality import DIFFUSION_ROWS, METRICS, QualityResult
 
 HEADERS = {
@@ -23,6 +23,7 @@ HEADERS = {
     "distinct_classes": "classes visited", "switch_rate": "switches followed", "seconds_per_sample": "s / sample",
     "evaluations_per_sample": "network evals / sample",
 }
+PAPER_PRESETS = ("dgn-am", "ppgn-x", "ppgn-h", "joint-ppgn-h", "noiseless-joint-ppgn-h")  # the paper's variants (Nguyen et al., 2017)
 K_NEIGHBOURS = 3  # precision and recall's k (ppgn.evaluation.evaluate.class_precision_recall)
 
 
@@ -74,7 +75,8 @@ def claims(result: QualityResult) -> list[str]:
         for goal, ok, value in goals(means[DEFAULT_PRESET], means["real"]):
             lines.append(f"- Goal for the default preset ({DEFAULT_PRESET}), {goal}: "
                          f"{'met' if ok else '**missed**' if ok is not None else 'not measured'} ({value}).")
-        for name in (n for n in DIFFUSION_ROWS if n in means):  # the modern alternative, beside it, whatever it shows
+        beside = [n for n in means if n in PRESETS and n not in PAPER_PRESETS] + [n for n in DIFFUSION_ROWS if n in means]
+        for name in beside:  # presets beyond the paper and the modern alternative, beside it, whatever they show
             met = [goal for goal, ok, _ in goals(means[name], means["real"]) if ok]
             lines.append(f"- Beside it, {name} (the same goals): " + "; ".join(value for _, _, value in goals(means[name], means["real"]))
                          + f"; meets {len(met)} of 6" + (f" ({', '.join(met)})" if met else "") + ".")
