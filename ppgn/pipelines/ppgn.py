@@ -168,7 +168,7 @@ class PPGNPipeline:
 
     @cached_property
     def score_prior(self) -> CodeScore:
-        """The noise-conditional prior on h of preset annealed-ppgn-h, frozen (the score at every σ)."""
+        """The noise-conditional prior on h (prior kind "score"; no shipped preset uses it), frozen (the score at every σ)."""
         return load_model(self.weights("score-prior"), self.device, expect=CodeScore).requires_grad_(False)
 
     @cached_property

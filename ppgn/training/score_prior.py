@@ -1,5 +1,5 @@
 """Recipe: train the noise-conditional prior on codes h = E(x) of the frozen encoder, by denoising
-score matching over noise levels from broad to fine (the prior of preset annealed-ppgn-h).
+score matching over noise levels from broad to fine (prior kind "score", for an annealed chain; no shipped preset: tuned worse than joint-ppgn-h).
 
     ppgn train score-prior --dataset fashion-mnist --out runs/fashion-mnist/score-prior
 
