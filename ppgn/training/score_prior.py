@@ -1,7 +1,8 @@
 """Recipe: train the noise-conditional prior on codes h = E(x) of the frozen encoder, by denoising
-score matching over noise levels from broad to fine (prior kind "score", for an annealed chain; no shipped preset: tuned worse than joint-ppgn-h).
+score matching over noise levels from broad to fine (prior kind "score", for an annealed chain).
+No preset uses it yet: it tuned worse than joint-ppgn-h, and it has no command of its own; from Python:
 
-    ppgn train score-prior --dataset fashion-mnist --out runs/fashion-mnist/score-prior
+    train_score_prior(ScorePriorTrainConfig(dataset="fashion-mnist"), "runs/fashion-mnist/score-prior")
 
 Each step adds fresh noise σ·s·ε to real codes, σ log-uniform in [sigma_min, sigma_max] (s: each
 unit's std), and the network learns to name ε (``CodeScore.loss``). The card records the held-out
