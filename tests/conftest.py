@@ -39,3 +39,12 @@ def fashion_mnist_dir() -> Path:
 def mnist_dir() -> Path:
     """The MNIST fixture folder (500 train, 200 test images, balanced)."""
     return MNIST
+
+
+@pytest.fixture
+def float64():
+    """The default dtype float64 for one test (maths checked without float32 rounding); float32 again after."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)

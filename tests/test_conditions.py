@@ -15,12 +15,7 @@ from ppgn.sampling.calibration import calibration_scale, mean_abs_gradient
 from ppgn.sampling.neuron import NeuronCondition, capture, layer_units, parse_neuron
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64")  # every test here in float64 (tests/conftest.py)
 
 
 def tiny_classifier():

@@ -58,15 +58,6 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
-@pytest.fixture
-def float64():
-    """Priors are checked in float64; restored afterwards so other modules keep float32."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
-
-
 # --------------------------------------------------------------------------- priors
 
 

@@ -42,14 +42,6 @@ def gaussian_denoiser(schedule, mu, s):
 
 
 @pytest.fixture
-def float64():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
-
-
-@pytest.fixture
 def folder(tmp_path):
     """A model folder: a tiny conditional UNet and a tiny classifier beside it."""
     save_model(tiny_unet(), tmp_path / "diffusion.safetensors", {"training_config": {"dataset": "fashion-mnist"}})

@@ -11,14 +11,6 @@ def standard_normal(h):
     return -h.square().sum(1) / 2
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 def run(config, chains=4000, weight_dims=2, seed=0):
     # π(h) ∝ N(h; 0, I)·N(1; h, I)^λ = N(λ/(1+λ), 1/(1+λ)) per unit
     sampler = MetropolisMALA(config)

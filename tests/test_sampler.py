@@ -34,13 +34,7 @@ from ppgn.sampling import (
 
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    """The maths is checked in float64; restored afterwards so other modules keep float32."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64")  # the maths is checked in float64 (tests/conftest.py)
 
 
 def tiny_nets(seed=0):
