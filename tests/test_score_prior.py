@@ -104,3 +104,15 @@ def test_the_recipe_refuses_a_range_that_runs_backwards():
         ScorePriorTrainConfig(sigma_min=1.0, sigma_max=0.5)
     with pytest.raises(InputError):
         ScorePriorTrainConfig(sigma_min=float("nan"))
+
+
+def test_the_recipe_trains_on_encoder_codes_and_records_held_out_losses(tmp_path, fashion_mnist_dir):
+    from ppgn.training.score_prior import ScorePriorTrainConfig, train_score_prior
+
+    config = ScorePriorTrainConfig(hidden=32, depth=2, epochs=1, batch_size=100)
+    net, card = train_score_prior(config, tmp_path / "sp", data_dir=str(fashion_mnist_dir), quiet=True)
+    losses = [v for k, v in card["metrics"].items() if k.startswith("test_loss_sigma_")]
+    assert len(losses) == 3 and all(0 < v < 2 for v in losses)
+    assert net.config.code_dim == 256 and (tmp_path / "sp" / "score-prior.safetensors").is_file()
+    with pytest.raises(ValueError, match="batch"):  # a set smaller than one batch, refused before any encoding
+        train_score_prior(ScorePriorTrainConfig(batch_size=600), tmp_path / "sp2", data_dir=str(fashion_mnist_dir), quiet=True)

@@ -84,3 +84,16 @@ def encode_dataset(encoder: torch.nn.Module, data, workers: int = 0, batch: int 
 def encode_all(encoder: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     """h = E(x) for images already in memory (N, C, H, W), on the CPU: (N, D)."""
     return encode_dataset(encoder, torch.utils.data.TensorDataset(images, torch.zeros(len(images))), batch=1000)
+
+
+def encoded_sets(config, run, data_dir: str | None = None) -> tuple[int, torch.Tensor, torch.Tensor, str]:
+    """What a prior on h learns from: the frozen encoder ``config.classifier``'s codes of the train and
+    test sets of ``config.dataset``, (N, D) on the CPU, with the run's step count and the train set's
+    fingerprint. The count is asked first, so a set smaller than one batch is refused before any encoding."""
+    from ..data import load_dataset, to_tensor
+    from ..models import Classifier, load_model
+
+    encoder = load_model(config.classifier, run.device, expect=Classifier)
+    train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
+    steps = run.total_steps(len(train.images))
+    return steps, encode_all(encoder, to_tensor(train.images)), encode_all(encoder, to_tensor(test.images)), train.sha256

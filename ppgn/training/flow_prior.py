@@ -14,10 +14,9 @@ from pathlib import Path
 
 import torch
 
-from ..data import load_dataset, to_tensor
-from ..models import Classifier, load_model, save_model
+from ..models import save_model
 from ..models.flow_prior import CodeFlow, CodeFlowConfig
-from .common import check_fields, encode_all
+from .common import check_fields, encoded_sets
 from .limits import BATCH, BLOCKS, CLAMP, DECAY, EPOCHS, LR, NEEDED_NOISE, SEED, UNITS
 from .loop import Run
 
@@ -65,11 +64,7 @@ def train_flow_prior(
     """Train, checkpointing to ``out``; saves ``out/flow-prior.safetensors`` with its card."""
     run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     dev = run.device
-    encoder = load_model(config.classifier, dev, expect=Classifier)
-    train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
-    steps = run.total_steps(len(train.images))  # refuses a set smaller than one batch, before the codes are computed
-    h_train = encode_all(encoder, to_tensor(train.images))  # (N, D) on the CPU
-    h_test = encode_all(encoder, to_tensor(test.images))
+    steps, h_train, h_test, data_sha256 = encoded_sets(config, run, data_dir)  # (N, D) codes on the CPU
     flow = CodeFlow(CodeFlowConfig(dims=h_train.shape[1], blocks=config.blocks, hidden=config.hidden,
                                    clamp=config.clamp, noise=config.noise, seed=config.seed))  # fmt: skip
     flow.fit_statistics(h_train)
@@ -98,7 +93,7 @@ def train_flow_prior(
         "parameters": sum(p.numel() for p in trainable),
     }
     assert math.isfinite(metrics["test_nats_per_dim"])
-    card = run.card(train.sha256, metrics)
+    card = run.card(data_sha256, metrics)
     if run.main:
         save_model(flow, Path(out) / "flow-prior.safetensors", card)
     run.barrier()

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import torch
 
-from ..data import load_dataset, to_tensor
-from ..models import Classifier, load_model, save_model
+from ..models import save_model
 from ..models.score_prior import CodeScore, CodeScoreConfig
-from .common import COUNT, NON_NEGATIVE, POSITIVE, SEED, check_fields, encode_all
+from .common import COUNT, NON_NEGATIVE, POSITIVE, SEED, check_fields, encoded_sets
 from .loop import Run
 
 
@@ -65,11 +64,7 @@ def train_score_prior(
     """Train, checkpointing to ``out``; saves ``out/score-prior.safetensors`` with its card."""
     run = Run.start(config, out, device, quiet, checkpoint_every, amp)
     dev = run.device
-    encoder = load_model(config.classifier, dev, expect=Classifier)
-    train, test = load_dataset(config.dataset, "train", data_dir), load_dataset(config.dataset, "test", data_dir)
-    steps = run.total_steps(len(train.images))  # refuses a set smaller than one batch, before the codes are computed
-    h_train = encode_all(encoder, to_tensor(train.images))  # (N, D) on the CPU
-    h_test = encode_all(encoder, to_tensor(test.images))
+    steps, h_train, h_test, data_sha256 = encoded_sets(config, run, data_dir)  # (N, D) codes on the CPU
     net = CodeScore(CodeScoreConfig(code_dim=h_train.shape[1], hidden=config.hidden, depth=config.depth,
                                     sigma_min=config.sigma_min, sigma_max=config.sigma_max))  # fmt: skip
     net.fit_statistics(h_train)
@@ -91,7 +86,7 @@ def train_score_prior(
     levels = (config.sigma_min, (config.sigma_min * config.sigma_max) ** 0.5, config.sigma_max)
     metrics = {f"test_loss_sigma_{s:.3g}": round(held_out_loss(net, h_test.to(dev), s), 4) for s in levels}
     metrics["parameters"] = sum(p.numel() for p in net.parameters())
-    card = run.card(train.sha256, metrics)
+    card = run.card(data_sha256, metrics)
     if run.main:
         save_model(net, Path(out) / "score-prior.safetensors", card)
     run.barrier()
